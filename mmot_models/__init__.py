@@ -1,0 +1,28 @@
+"""mmot_models: multi-marginal optimal transport (strictly correlated electrons) as certified
+LPs, convex programs and entropic models.
+
+Layers (imports point down this list):
+problem data (:mod:`~mmot_models.problem`, :mod:`~mmot_models.costs`, :mod:`~mmot_models.io`)
+-> formulations (:mod:`mmot_models.formulations`) -> backends (:mod:`mmot_models.backends`,
+:mod:`mmot_models.entropic`) -> :class:`Solution`; :func:`solve` dispatches.
+"""
+from __future__ import annotations
+
+from .costs import (COST_NAMES, CallablePairCost, Coulomb, GaussianCost, NaryCost, PairCost, Power,
+                    RepulsiveHarmonic, SoftCoulomb, Yukawa, cost_from_spec)
+from .errors import (InfeasibleProblemError, MethodNotAvailableError, MMOTInputError, ProblemTooLargeError)
+from .io import load_problem, problem_from_dict, save_problem
+from .problem import (MASS_TOL, Marginal, MMOTProblem, as_points, box, from_density, from_samples, gaussian,
+                      line, uniform)
+from .solution import Bound, Solution, Status
+from .solve import METHODS, available_methods, choose_method, solve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Marginal", "MMOTProblem", "line", "box", "as_points", "uniform", "gaussian", "from_density", "from_samples",
+    "MASS_TOL", "PairCost", "Coulomb", "SoftCoulomb", "Power", "RepulsiveHarmonic", "Yukawa", "GaussianCost",
+    "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "load_problem", "save_problem",
+    "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
+    "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
+]

@@ -1,0 +1,1 @@
+"""Algorithms that drive a backend for a formulation: plain LP solves, column generation, scans."""

@@ -1,0 +1,150 @@
+"""Reading and writing problem files (JSON and NPZ).
+
+JSON layout (symmetric problem)::
+
+    {"points": [0.1, 0.2, ...] or [[x, y], ...], "weights": [...], "n_marginals": 3,
+     "cost": "coulomb" or {"kind": "soft_coulomb", "a": 0.5}, "name": "optional"}
+
+Unequal marginals replace ``points``/``weights``/``n_marginals`` by
+``"marginals": [{"points": ..., "weights": ...}, ...]``.
+
+NPZ files hold the same fields as arrays: ``points``, ``weights``, ``n_marginals`` and
+``cost`` (a JSON string), or ``marginal_K_points`` / ``marginal_K_weights`` for K = 0..N-1.
+Writing is atomic: a failed save leaves no partial file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import MMOTInputError
+from .problem import Marginal, MMOTProblem
+
+__all__ = ["load_problem", "save_problem", "problem_from_dict"]
+
+
+def problem_from_dict(data: dict[str, Any], *, source: str = "problem") -> MMOTProblem:
+    """Build an :class:`MMOTProblem` from the JSON-style mapping described in the module docstring."""
+    if not isinstance(data, dict):
+        raise MMOTInputError(f"{source}: the top level must be an object with points/weights or marginals")
+    if "cost" not in data:
+        raise MMOTInputError(f'{source}: missing "cost" (a name such as "coulomb" or {{"kind": ..., ...}})')
+    name = str(data.get("name", Path(source).stem if source != "problem" else "problem"))
+    normalize = bool(data.get("normalize", False))
+    if "marginals" in data:
+        margs = data["marginals"]
+        if not isinstance(margs, list) or len(margs) < 2:
+            raise MMOTInputError(f'{source}: "marginals" must be a list of at least 2 {{points, weights}} objects')
+        built = []
+        for k, m in enumerate(margs):
+            if not isinstance(m, dict) or "points" not in m or "weights" not in m:
+                raise MMOTInputError(f'{source}: marginal {k} needs "points" and "weights"')
+            built.append(_marginal(m["points"], m["weights"], normalize, f"{source}: marginal {k}"))
+        return MMOTProblem(tuple(built), data["cost"], name=name)
+    for key in ("points", "weights", "n_marginals"):
+        if key not in data:
+            raise MMOTInputError(f'{source}: missing "{key}" (or give "marginals" for unequal marginals)')
+    n = data["n_marginals"]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise MMOTInputError(f'{source}: "n_marginals" must be an integer >= 2, got {n!r}')
+    marg = _marginal(data["points"], data["weights"], normalize, source)
+    return MMOTProblem.symmetric(marg, int(n), data["cost"], name=name)
+
+
+def _marginal(points: Any, weights: Any, normalize: bool, where: str) -> Marginal:
+    try:
+        return Marginal(np.asarray(points, dtype=float), np.asarray(weights, dtype=float), normalize=normalize)
+    except MMOTInputError as exc:
+        raise MMOTInputError(f"{where}: {exc}") from None
+    except (TypeError, ValueError):
+        raise MMOTInputError(f"{where}: points and weights must be numeric lists of matching length") from None
+
+
+def load_problem(path: str | os.PathLike) -> MMOTProblem:
+    """Read a problem from a ``.json`` or ``.npz`` file."""
+    p = Path(path)
+    if not p.exists():
+        raise MMOTInputError(f"cannot read {p}: no such file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".json":
+            with open(p, encoding="utf-8") as fh:
+                data = json.load(fh)
+        elif suffix == ".npz":
+            data = _npz_to_dict(p)
+        else:
+            raise MMOTInputError(f"cannot read {p}: unknown extension {suffix!r}; use .json or .npz")
+    except json.JSONDecodeError as exc:
+        raise MMOTInputError(f"cannot read {p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, MMOTInputError):
+            raise
+        raise MMOTInputError(f"cannot read {p}: {exc.__class__.__name__}: {exc}") from None
+    return problem_from_dict(data, source=str(p.name))
+
+
+def _npz_to_dict(p: Path) -> dict[str, Any]:
+    import zipfile
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            files = set(z.files)
+            data: dict[str, Any] = {}
+            if "cost" in files:
+                raw = str(z["cost"])
+                data["cost"] = json.loads(raw) if raw.strip().startswith("{") else raw
+            if "name" in files:
+                data["name"] = str(z["name"])
+            if "marginal_0_points" in files:
+                k = 0
+                margs = []
+                while f"marginal_{k}_points" in files:
+                    margs.append({"points": z[f"marginal_{k}_points"], "weights": z[f"marginal_{k}_weights"]})
+                    k += 1
+                data["marginals"] = margs
+            else:
+                for key in ("points", "weights"):
+                    if key in files:
+                        data[key] = z[key]
+                if "n_marginals" in files:
+                    data["n_marginals"] = int(z["n_marginals"])
+            return data
+    except zipfile.BadZipFile:
+        raise MMOTInputError(f"cannot read {p}: not a valid .npz archive") from None
+    except KeyError as exc:
+        raise MMOTInputError(f"cannot read {p}: missing field {exc}") from None
+
+
+def save_problem(problem: MMOTProblem, path: str | os.PathLike) -> Path:
+    """Write ``problem`` to ``.json`` or ``.npz`` (atomically)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".json", ".npz"):
+        raise MMOTInputError(f"cannot write {p}: unknown extension {suffix!r}; use .json or .npz")
+    data = problem.to_dict()
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", suffix=suffix)
+    os.close(fd)
+    try:
+        if suffix == ".json":
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+        else:
+            arrays: dict[str, Any] = {"cost": json.dumps(data["cost"]), "name": data["name"]}
+            if "marginals" in data:
+                for k, m in enumerate(problem.marginals):
+                    arrays[f"marginal_{k}_points"] = m.points
+                    arrays[f"marginal_{k}_weights"] = m.weights
+            else:
+                arrays.update(points=problem.marginals[0].points, weights=problem.marginals[0].weights,
+                              n_marginals=problem.n_marginals)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return p

@@ -1,0 +1,116 @@
+"""One dispatch: problem + method -> formulation -> backend -> :class:`~mmot_models.Solution`.
+
+Methods are looked up in :data:`METHODS` (name -> ``"module:function"``); each entry is a
+function ``fn(problem, **options) -> Solution``.  Methods whose module is not installed in this
+version are listed but raise :class:`~mmot_models.errors.MethodNotAvailableError`.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from .errors import MethodNotAvailableError, MMOTInputError
+from .problem import MMOTProblem
+from .solution import Solution
+
+__all__ = ["solve", "METHODS", "available_methods", "choose_method"]
+
+#: Registry of methods.  Each value is ``"module:function"`` relative to the package.
+METHODS: dict[str, str] = {
+    "primal": "algorithms.exact:solve_primal",
+    "dual": "algorithms.exact:solve_dual",
+    "symmetric": "algorithms.symmetric:solve_symmetric",
+    "symmetric_dual": "algorithms.symmetric:solve_symmetric_dual",
+    "colgen": "algorithms.colgen:solve_colgen",
+    "entropic": "entropic.api:solve_entropic",
+    "krep": "algorithms.relaxations:solve_krep",
+    "sdp": "algorithms.relaxations:solve_sdp",
+    "meanfield": "algorithms.relaxations:solve_meanfield",
+    "variance": "algorithms.relaxations:solve_variance_bound",
+    "mcot": "algorithms.moments:solve_mcot",
+}
+
+
+def _load(name: str) -> Callable[..., Solution]:
+    try:
+        target = METHODS[name]
+    except KeyError:
+        raise MethodNotAvailableError(
+            f"unknown method {name!r}; choose one of auto, {', '.join(METHODS)}") from None
+    mod, fn = target.split(":")
+    try:
+        module = importlib.import_module(f"{__package__}.{mod}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(__package__ or "mmot_models"):
+            raise MethodNotAvailableError(f"method {name!r} is not available in this version") from None
+        raise
+    try:
+        return getattr(module, fn)
+    except AttributeError:
+        raise MethodNotAvailableError(f"method {name!r} is not available in this version") from None
+
+
+def available_methods() -> list[str]:
+    """Methods whose implementation is importable."""
+    out = []
+    for name in METHODS:
+        try:
+            _load(name)
+            out.append(name)
+        except MethodNotAvailableError:
+            pass
+    return out
+
+
+def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None) -> str:
+    """The method ``auto`` picks: the exact symmetric LP (or column generation when it is large)
+    for symmetric problems, the full primal LP when it fits, otherwise the entropic solver."""
+    from .formulations.standard_lp import LPSize, available_memory_bytes, MEMORY_FRACTION
+    from .formulations.kantorovich import KantorovichPrimal
+
+    limit = memory_limit_bytes if memory_limit_bytes is not None else int(MEMORY_FRACTION * available_memory_bytes())
+    avail = set(available_methods())
+    if problem.is_symmetric and "symmetric" in avail:
+        try:
+            from .algorithms.symmetric import recommended_method  # type: ignore[attr-defined]
+            return recommended_method(problem, limit, avail)
+        except ImportError:
+            return "symmetric"
+    size: LPSize = KantorovichPrimal().size(problem)
+    if size.bytes <= limit:
+        return "primal"
+    if "entropic" in avail:
+        return "entropic"
+    return "primal"  # raises ProblemTooLargeError with the size and the advice
+
+
+def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **options: Any) -> Solution:
+    """Solve ``problem`` with ``method`` on ``backend``.
+
+    Parameters
+    ----------
+    problem : MMOTProblem
+    method : str
+        ``"auto"`` (see :func:`choose_method`), ``"primal"``, ``"dual"``, ``"symmetric"``,
+        ``"colgen"``, ``"entropic"``, ``"krep"``, ``"sdp"``, ``"meanfield"``, ... (:data:`METHODS`).
+    backend : str
+        ``"highs"`` (direct highspy, default) or ``"pyomo"`` for LP methods.
+    **options
+        Common: ``time_limit`` (s), ``threads``, ``verbose``, ``memory_limit_gb``,
+        ``pyomo_solver`` (e.g. ``"glpk"``), ``solver_options`` (dict of backend options).
+        Method specific: ``eps`` (entropic), ``k`` (krep), ``tol`` ...
+
+    Returns
+    -------
+    Solution
+        Always returned for a well-posed problem; ``status`` says whether it is final.
+    """
+    if not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"solve expects an MMOTProblem, got {type(problem).__name__}")
+    mem = options.pop("memory_limit_gb", None)
+    if mem is not None:
+        options["memory_limit_bytes"] = int(float(mem) * 2**30)
+    if method == "auto":
+        method = choose_method(problem, options.get("memory_limit_bytes"))
+    fn = _load(method)
+    return fn(problem, backend=backend, **options)
