@@ -1,0 +1,269 @@
+r"""``method="entropic"``: multi-marginal Sinkhorn on the package's problems, returned as a :class:`Solution`.
+
+.. math::
+    \min_{\gamma \in \Pi(\mu_1, \dots, \mu_N)} \langle c, \gamma\rangle
+    + \varepsilon\, \mathrm{KL}(\gamma \,|\, \mu_1 \otimes \cdots \otimes \mu_N)
+
+Engines (chosen automatically, see :mod:`.kernels`): pair cost with ``N = 2`` (matrix-vector) or
+``N = 3`` (matrix-matrix) on dense kernels when they fit in ``dense_limit_bytes``, otherwise the
+multiscale sparse solver (:mod:`.multiscale`); ``N >= 4`` or N-ary costs use the full kernel tensor
+(refused above ``max_tensor_entries``).
+
+What the :class:`Solution` carries
+----------------------------------
+* ``value`` -- the transport cost :math:`\langle c, \gamma_\varepsilon\rangle` of the computed
+  (untruncated) plan, ``bound = ESTIMATE`` (it is neither above nor below the LP optimum in general:
+  the plan's marginals are only within ``tol``).
+* ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_upper_bound`):
+  a certified upper bound on the discrete optimum (``inf`` if unavailable, e.g. the rounding
+  correction hits the Coulomb diagonal).
+* ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
+  (:func:`.plan.ctransform_lower_bound`), certified; ``-inf`` when ``prod l_i`` exceeds
+  ``lower_bound_max_entries``.
+* ``plan_indices``/``plan_weights`` -- the plan's largest entries, dropping at most
+  ``plan_truncate_mass`` (default ``min(1e-9, tol/10)``) of mass, at most ``max_plan_entries``
+  entries; ``marginal_error`` is the max-norm residual of this returned plan (per the Solution
+  contract), ``info["marginal_l1_errors"]`` the L1 errors of the full plan that the stopping rule uses.
+* ``potentials`` -- ``u_i`` (the same array N times in the symmetric variant).
+* ``info`` -- ``eps``, ``regularized_objective`` (``<c,gamma> + eps KL``), ``dual_objective``
+  (regularised dual), ``entropy_kl``, iterations per eps stage, absorptions, engine, and in 1D the
+  co-motion estimate ``comotion`` (``(N-1, l)``: conditional quantiles of the pair density
+  ``P_01(x, .)`` at levels ``(k - 1/2)/(N-1)`` for equal marginals -- the sorted values
+  ``f_2(x) <= ... <= f_N(x)`` -- or conditional medians of ``P_0k`` otherwise).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..errors import MMOTInputError
+from ..problem import MMOTProblem
+from ..solution import Bound, Solution, Status, marginal_errors
+from .kernels import PairEngine, TensorEngine, full_cost_tensor
+from .plan import ctransform_lower_bound, extract_plan, rounded_upper_bound
+from .sinkhorn import SinkhornOptions, run_sinkhorn
+
+__all__ = ["solve_entropic", "default_eps", "cost_scale"]
+
+#: Default regularisation relative to the cost scale (see :func:`default_eps`).
+DEFAULT_EPS_RELATIVE = 0.01
+_IGNORED = {"threads", "memory_limit_bytes", "pyomo_solver", "solver_options", "k"}
+
+
+def cost_scale(problem: MMOTProblem, sample: int = 400, seed: int = 0) -> float:
+    """Spread of the pair cost (0.9-quantile minus minimum of finite values on a point sample)."""
+    rng = np.random.default_rng(seed)
+    if problem.is_pair_cost:
+        a, b = problem.marginals[0], problem.marginals[1]
+        ia = rng.choice(a.size, min(sample, a.size), replace=False, p=None)
+        ib = rng.choice(b.size, min(sample, b.size), replace=False)
+        C = problem.cost.matrix(a.points[ia], b.points[ib])
+    else:
+        idx = np.stack([rng.integers(0, s, 20000) for s in problem.sizes], axis=1)
+        C = problem.tuple_costs(idx)
+    C = C[np.isfinite(C)]
+    if C.size == 0:
+        raise MMOTInputError("every sampled cost is infinite; the entropic solver needs finite costs somewhere")
+    s = float(np.quantile(C, 0.9) - C.min())
+    return s if s > 0 else max(abs(float(C.max())), 1.0)
+
+
+def default_eps(problem: MMOTProblem) -> float:
+    """``DEFAULT_EPS_RELATIVE`` times :func:`cost_scale`."""
+    return DEFAULT_EPS_RELATIVE * cost_scale(problem)
+
+
+def _dense_bytes(problem: MMOTProblem, symmetric: bool) -> int:
+    s = problem.sizes
+    N = problem.n_marginals
+    if N == 2:
+        return 2 * 8 * s[0] * s[1]
+    pairs = 1 if symmetric else 3
+    return 2 * 8 * pairs * max(s) ** 2 + 2 * 8 * max(s) ** 2
+
+
+def _comotion(P: np.ndarray, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Conditional quantiles of the rows of ``P`` (columns sorted by ``x_cols``) at ``levels``."""
+    order = np.argsort(x_cols)
+    Q = P[:, order]
+    cdf = np.cumsum(Q, axis=1)
+    tot = cdf[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cdf = cdf / tot
+    xs = x_cols[order]
+    out = np.empty((levels.size, P.shape[0]))
+    for k, q in enumerate(levels):
+        pos = np.minimum((cdf < q).sum(axis=1), xs.size - 1)
+        out[k] = xs[pos]
+    out[:, tot[:, 0] <= 0] = np.nan
+    return out
+
+
+def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float | None = None, tol: float = 1e-6,
+                   max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
+                   multiscale: bool | None = None, eps_start: float | None = None, eps_factor: float = 0.5,
+                   stage_tol: float = 1e-3, absorb_threshold: float = 50.0, damping: float | None = None,
+                   plan: bool = True, plan_truncate_mass: float | None = None, max_plan_entries: int = 5_000_000,
+                   upper_bound: bool = True, lower_bound_max_entries: float = 2e8,
+                   max_tensor_entries: float = 2e7, dense_limit_bytes: float | None = None,
+                   multiscale_options: dict | None = None, verbose: bool = False, progress: bool | None = None,
+                   **ignored: Any) -> Solution:
+    """Entropic multi-marginal optimal transport (see the module docstring).
+
+    Parameters
+    ----------
+    problem : MMOTProblem
+    backend : ignored (the solver is the package's numpy code).
+    eps : float, optional
+        Regularisation in cost units (default :func:`default_eps`, 1% of the cost spread).
+    tol : float
+        Stop when every marginal of the plan has L1 error ``<= tol`` at the target ``eps``.
+    max_iter, time_limit :
+        Limits on Sinkhorn sweeps (all eps stages together) and seconds; when hit the status is
+        ``ITERATION_LIMIT`` / ``TIME_LIMIT`` and the result is returned (not final).
+    symmetric : bool, optional
+        Single-potential variant (default: when all marginals are equal and the engine is dense).
+    multiscale : bool, optional
+        Coarse-to-fine sparse solver (default: when the dense kernels exceed ``dense_limit_bytes``,
+        default ``min(4 GiB, 30% of available memory)``).  ``multiscale_options`` go to
+        :func:`.multiscale.solve_multiscale`.
+    eps_start, eps_factor, stage_tol :
+        eps-scaling: from ``eps_start`` (default: the cost spread) down by ``eps_factor``; intermediate
+        stages stop at ``max(tol, stage_tol)``.
+    absorb_threshold : float
+        Absorb the scalings into the kernels when ``max |log b| >`` this.
+    plan, plan_truncate_mass, max_plan_entries :
+        Return the sparse plan (see the module docstring).
+    upper_bound : bool
+        Compute the rounded-plan upper bound.
+    lower_bound_max_entries : float
+        Compute the c-transform lower bound when ``prod l_i`` is at most this.
+    max_tensor_entries : float
+        Size limit of the full-tensor fallback.
+    verbose, progress :
+        Progress bar (tqdm); by default a bar appears on a terminal after 5 s.
+    """
+    t0 = time.perf_counter()
+    unknown = set(ignored) - _IGNORED - {"verbose"}
+    if unknown:
+        raise MMOTInputError(f"unknown option(s) for method 'entropic': {', '.join(sorted(unknown))}")
+    if not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"solve_entropic expects an MMOTProblem, got {type(problem).__name__}")
+    eps = default_eps(problem) if eps is None else float(eps)
+    if not (math.isfinite(eps) and eps > 0):
+        raise MMOTInputError(f"eps must be a positive number, got {eps}")
+    tol = float(tol)
+    if not (tol > 0):
+        raise MMOTInputError(f"tol must be positive, got {tol}")
+    if not (0 < eps_factor < 1):
+        raise MMOTInputError(f"eps_factor must be in (0, 1), got {eps_factor}")
+    problem.check_feasible()
+    N = problem.n_marginals
+    mus = [m.weights for m in problem.marginals]
+    equal = problem.is_symmetric
+    pair23 = problem.is_pair_cost and N in (2, 3)
+    if symmetric and not equal:
+        raise MMOTInputError("symmetric=True needs equal marginals and a symmetric cost; use symmetric=False")
+    if dense_limit_bytes is None:
+        from ..formulations.standard_lp import available_memory_bytes
+        dense_limit_bytes = min(4 * 2**30, 0.3 * available_memory_bytes())
+    use_sym = bool(equal if symmetric is None else symmetric)
+    if multiscale is None:
+        multiscale = pair23 and _dense_bytes(problem, use_sym) > dense_limit_bytes
+    if multiscale and not pair23:
+        raise MMOTInputError("multiscale needs a pair cost and N = 2 or 3 marginals")
+    if multiscale:
+        use_sym = False
+    scale = cost_scale(problem)
+    opts = SinkhornOptions(eps=eps, tol=tol, max_iter=int(max_iter), time_limit=time_limit,
+                           eps_start=max(eps, scale) if eps_start is None else float(eps_start),
+                           eps_factor=float(eps_factor), stage_tol=float(stage_tol),
+                           absorb_threshold=float(absorb_threshold), damping=damping, verbose=bool(verbose),
+                           progress=progress)
+    cost_tensor = None
+    ms_info: dict[str, Any] = {}
+    if multiscale:
+        from .multiscale import solve_multiscale
+        engine, rec, ms_info = solve_multiscale(problem, opts, **(multiscale_options or {}))
+        engine_name = f"multiscale-sparse-N{N}"
+    else:
+        if pair23:
+            if use_sym:
+                costs = {(0, 1): problem.pair_matrix(0, 0)}
+            else:
+                costs = {(i, j): problem.pair_matrix(i, j) for i in range(N) for j in range(i + 1, N)}
+            engine = PairEngine(costs, mus, symmetric=use_sym)
+            engine_name = f"dense-pair-N{N}{'-symmetric' if use_sym else ''}"
+        else:
+            cost_tensor = full_cost_tensor(problem, int(max_tensor_entries))
+            engine = TensorEngine(cost_tensor, mus, symmetric=use_sym)
+            engine_name = f"dense-tensor-N{N}{'-symmetric' if use_sym else ''}"
+        rec = run_sinkhorn(engine, mus, opts)
+    solver_time = time.perf_counter() - t0
+
+    v = rec.v(mus)
+    info: dict[str, Any] = {"eps": rec.eps, "eps_target": eps, "tol": tol, "engine": engine_name,
+                            "symmetric_variant": use_sym, "absorptions": rec.n_absorb,
+                            "kernel_bytes": int(engine.nbytes), "eps_stages": len(rec.history),
+                            "history": rec.history, **ms_info}
+    if rec.status == Status.NUMERICAL_ERROR:
+        return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
+                        iterations=rec.iterations, message=rec.message, wall_time_s=time.perf_counter() - t0,
+                        solver_time_s=solver_time, info=info, problem=problem)
+    with np.errstate(invalid="ignore"):
+        value = float(engine.transport_cost(v))
+    marg = [v[i] * engine.weights(i, v) for i in range(N)]
+    mass = float(marg[0].sum())
+    with np.errstate(invalid="ignore"):
+        pot_term = sum(float(np.sum(np.where(marg[i] > 0, rec.u[i] * marg[i], 0.0))) for i in range(N))
+    dual_reg = sum(float(np.sum(np.where(mus[i] > 0, rec.u[i] * mus[i], 0.0))) for i in range(N)) - rec.eps * (mass - 1.0)
+    reg_obj = pot_term - rec.eps * (mass - 1.0)
+    info.update({"regularized_objective": reg_obj, "dual_objective": dual_reg,
+                 "entropy_kl": (pot_term - value) / rec.eps - (mass - 1.0), "plan_mass": mass,
+                 "marginal_l1_errors": rec.errors.tolist(), "max_marginal_l1_error": float(np.max(rec.errors))})
+
+    ub = math.inf
+    if upper_bound:
+        ub, rinfo = rounded_upper_bound(engine, problem, mus, v)
+        info.update(rinfo)
+    lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor)
+    if math.isfinite(lb) and math.isfinite(ub) and lb > ub:  # numerical noise only; keep the bracket honest
+        info["bound_crossing"] = lb - ub
+
+    idx = w = None
+    merr = np.asarray([float(np.max(np.abs(m - mu))) for m, mu in zip(marg, mus)])
+    if plan:
+        trunc = min(1e-9, tol / 10) if plan_truncate_mass is None else float(plan_truncate_mass)
+        idx, w, pinfo = extract_plan(engine, v, trunc, int(max_plan_entries))
+        info.update(pinfo)
+        merr = marginal_errors(problem, idx, w)
+    if problem.dim == 1 and N >= 2:
+        x = [m.points[:, 0] for m in problem.marginals]
+        try:
+            if equal:
+                P = engine.pair_marginal(0, 1, v)
+                P = P.toarray() if hasattr(P, "toarray") else np.asarray(P)
+                levels = (np.arange(1, N) - 0.5) / (N - 1)
+                info["comotion"] = _comotion(P, x[0], x[1], levels)
+            else:
+                rows = []
+                for k in range(1, N):
+                    P = engine.pair_marginal(0, k, v)
+                    P = P.toarray() if hasattr(P, "toarray") else np.asarray(P)
+                    rows.append(_comotion(P, x[0], x[k], np.array([0.5]))[0])
+                info["comotion"] = np.stack(rows)
+            info["comotion_x"] = x[0]
+        except MemoryError:  # pragma: no cover - very large 1D grids
+            pass
+    msg = rec.message
+    if rec.status != Status.CONVERGED:
+        msg = f"not converged: {rec.message}; marginal L1 error {np.max(rec.errors):.3g} > tol {tol:g}"
+    pots = tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N)
+    return Solution(value=value, status=rec.status, method="entropic", backend="numpy", lower_bound=lb,
+                    upper_bound=ub, bound=Bound.ESTIMATE, plan_indices=idx, plan_weights=w, potentials=pots,
+                    primal_value=value, dual_value=lb, marginal_error=merr,
+                    wall_time_s=time.perf_counter() - t0, solver_time_s=solver_time, iterations=rec.iterations,
+                    message=msg, info=info, problem=problem)

@@ -1,0 +1,365 @@
+r"""Gibbs kernels of pair costs and the contractions that give the marginals of an entropic plan.
+
+The entropic plan of a pair cost ``c(x) = sum_{i<j} c_ij(x_i, x_j)`` factorises over pairs:
+
+.. math::
+    \gamma(x) = \prod_{i<j} K_{ij}(x_i, x_j) \prod_i \mu_i(x_i)\, b_i(x_i), \qquad
+    K_{ij}(s, t) = \exp\Big(\frac{\alpha\,\tilde u_i(s) + \alpha\,\tilde u_j(t) - c_{ij}(s, t)}
+    {\varepsilon}\Big), \quad \alpha = \frac{1}{N-1},
+
+where the potentials are split as ``u_i = u~_i + eps log b_i``: the *absorbed* part ``u~_i`` lives
+inside the kernels (each marginal meets ``N-1`` pair factors, so each gets ``u~_i/(N-1)``), the
+*scaling* part ``b_i`` stays a vector close to 1 (absorption stabilisation, Schmitzer 2019).  The
+kernels are recomputed (one ``exp`` per stored entry) only when some ``|log b_i|`` exceeds a
+threshold or ``eps`` changes; every Sinkhorn step in between is a BLAS product.
+
+Contractions (``w_i(s) = sum_{x : x_i = s} gamma(x) / (mu_i(s) b_i(s))``, with ``v_j = mu_j b_j``):
+
+* ``N = 2``: ``w_0 = K v_1``, ``w_1 = K^T v_0`` -- matrix-vector, ``O(l^2)`` time, ``l^2`` memory.
+* ``N = 3``: ``w_0 = [((K_01 diag v_1) K_12) * K_02] v_2`` -- one ``l x l x l`` matrix product per
+  marginal (``2 l^3`` flops), memory three ``l x l`` kernels plus one ``l x l`` temporary.
+* ``N >= 4`` or an N-ary cost: the full ``l^N`` kernel tensor (stated fallback, refused above
+  ``max_tensor_entries``), marginals by ``tensordot``.
+
+Kernels are dense numpy arrays or ``scipy.sparse`` CSR matrices (multiscale patterns); the same
+formulas apply to both.
+
+Coulomb diagonal: ``c = +inf`` gives the kernel entry ``exp(-inf) = 0`` exactly (the configuration
+does not exist, as in the LP formulations); near-diagonal grid neighbours keep their exact finite
+cost ``1/|x - y|``.  An entry whose exponent falls below ``-745`` underflows to 0, i.e. is treated as
+forbidden: its plan weight would be below ``1e-300``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import MMOTInputError
+from ..problem import MMOTProblem
+
+__all__ = ["SparsePattern", "dense_kernel", "PairEngine", "TensorEngine", "is_sparse"]
+
+
+def is_sparse(a) -> bool:
+    return sp.issparse(a)
+
+
+def dense_kernel(C: np.ndarray, a: np.ndarray, b: np.ndarray, eps: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``exp((a[:, None] + b[None, :] - C) / eps)`` with ``C = +inf`` mapped to exactly 0."""
+    out = np.subtract(a[:, None], C, out=out)
+    out += b[None, :]
+    out *= 1.0 / eps
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(out, out=out)
+    return out
+
+
+@dataclass
+class SparsePattern:
+    """Sparse support of one pair factor: CSR structure (``indptr``, ``indices``) and the costs there."""
+
+    shape: tuple[int, int]
+    indptr: np.ndarray
+    indices: np.ndarray
+    cost: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.shape[0])
+
+    def rows(self) -> np.ndarray:
+        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+
+    def kernel(self, a: np.ndarray, b: np.ndarray, eps: float) -> sp.csr_matrix:
+        r = self.rows()
+        with np.errstate(over="ignore", under="ignore"):
+            data = np.exp((a[r] + b[self.indices] - self.cost) / eps)
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
+
+    @classmethod
+    def from_coo(cls, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, shape: tuple[int, int]) -> "SparsePattern":
+        keep = np.isfinite(cost)
+        rows, cols, cost = rows[keep], cols[keep], cost[keep]
+        order = np.lexsort((cols, rows))
+        rows, cols, cost = rows[order], cols[order], cost[order]
+        indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+        return cls(shape, indptr, cols.astype(np.int64), cost.astype(float))
+
+
+def _scale_cols(K, v: np.ndarray):
+    return K @ sp.diags(v) if sp.issparse(K) else K * v[None, :]
+
+
+def _scale_rows(K, v: np.ndarray):
+    return sp.diags(v) @ K if sp.issparse(K) else v[:, None] * K
+
+
+def _hadamard(A, B):
+    if sp.issparse(A):
+        return A.multiply(B).tocsr()
+    if sp.issparse(B):
+        return B.multiply(A).tocsr()
+    A *= B  # A is a temporary owned by the caller
+    return A
+
+
+def _T(K):
+    return K.T.tocsr() if sp.issparse(K) else K.T
+
+
+class PairEngine:
+    """Pair-factorised kernels for ``N = 2`` or ``N = 3`` (dense or sparse), general or symmetric.
+
+    Parameters
+    ----------
+    costs : dict ``(i, j) -> C_ij`` for ``i < j``: dense ``(l_i, l_j)`` arrays (``+inf`` allowed) or
+        :class:`SparsePattern`.  With ``symmetric=True`` a single entry ``(0, 1)`` is used for every pair.
+    mus : the N marginal weight vectors.
+    symmetric : one potential for all marginals (all pair factors equal and symmetric).
+    """
+
+    def __init__(self, costs: dict, mus: Sequence[np.ndarray], symmetric: bool = False) -> None:
+        self.N = len(mus)
+        if self.N not in (2, 3):
+            raise MMOTInputError(f"PairEngine handles N = 2 or 3, got N = {self.N}")
+        self.mus = [np.asarray(m, dtype=float) for m in mus]
+        self.sizes = tuple(m.size for m in self.mus)
+        self.symmetric = symmetric
+        self.costs = costs
+        self.pairs = [(i, j) for i in range(self.N) for j in range(i + 1, self.N)]
+        self.sparse = isinstance(next(iter(costs.values())), SparsePattern)
+        self.K: dict = {}
+        self.KT: dict = {}
+        self.unsafe = False
+        self.n_fallback = 0
+        self.u: list[np.ndarray] = []
+        self.eps = math.nan
+
+    # -------------------------------------------------------------- kernels
+    def cost(self, i: int, j: int):
+        return self.costs[(0, 1)] if self.symmetric else self.costs[(i, j)]
+
+    def absorb(self, u: Sequence[np.ndarray], eps: float) -> None:
+        """Rebuild every pair factor with the absorbed potentials ``u`` (one per marginal)."""
+        alpha = 1.0 / (self.N - 1)
+        self.u = [np.asarray(x, dtype=float) for x in u]
+        self.eps = float(eps)
+        self.unsafe = False
+        todo = [(0, 1)] if self.symmetric else self.pairs
+        for (i, j) in todo:
+            C = self.cost(i, j)
+            a, b = alpha * u[i], alpha * u[j]
+            if isinstance(C, SparsePattern):
+                K = C.kernel(a, b, eps)
+            else:
+                K = dense_kernel(C, a, b, eps, out=self.K.get((i, j)))
+            self.K[(i, j)] = K
+            self.KT[(i, j)] = _T(K)
+            if self.N == 3 and not self.sparse:
+                # exponent above ~700 would overflow a product of two factors: use the stable path
+                self.unsafe = self.unsafe or bool(np.max(K) > 1e150)
+        if self.symmetric:
+            for p in self.pairs:
+                self.K[p] = self.K[(0, 1)]
+                self.KT[p] = self.KT[(0, 1)]
+
+    def _k(self, i: int, j: int):
+        """Factor oriented as ``(l_i, l_j)``."""
+        return self.K[(i, j)] if i < j else self.KT[(j, i)]
+
+    @property
+    def nbytes(self) -> int:
+        tot = 0
+        seen = set()
+        for K in list(self.K.values()):
+            if id(K) in seen:
+                continue
+            seen.add(id(K))
+            tot += K.data.nbytes + K.indices.nbytes + K.indptr.nbytes if sp.issparse(K) else K.nbytes
+        return tot
+
+    # -------------------------------------------------------------- contractions
+    def weights(self, i: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        """``w_i`` (see the module docstring): the i-th marginal of the plan is ``v_i * w_i``."""
+        if self.N == 2:
+            j = 1 - i
+            return np.asarray(self._k(i, j) @ v[j]).reshape(-1)
+        j, k = [m for m in range(3) if m != i]
+        # w_i(s) = sum_{t, r} K_ij(s,t) v_j(t) K_jk(t,r) v_k(r) K_ik(s,r)
+        if not self.unsafe:
+            with np.errstate(over="ignore", invalid="ignore"):
+                M = _scale_cols(self._k(i, j), v[j]) @ self._k(j, k)
+                M = _hadamard(M, self._k(i, k))
+                w = np.asarray(M @ v[k]).reshape(-1)
+            if np.all(np.isfinite(w)) and np.all(w[self.mus[i] > 0] > 0):
+                return w
+            if self.sparse:
+                return w
+            self.n_fallback += 1
+        return self._weights3_stable(i, j, k, v)
+
+    def _logk(self, i: int, j: int) -> np.ndarray:
+        C = self.cost(i, j) if i < j else self.cost(j, i).T
+        alpha = 0.5
+        with np.errstate(invalid="ignore"):
+            return (alpha * self.u[i][:, None] + alpha * self.u[j][None, :] - C) / self.eps
+
+    def _weights3_stable(self, i: int, j: int, k: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        vv = list(v)
+        vv[i] = np.ones(self.sizes[i])
+        P = self._pair3_stable(i, j, vv) if i < j else self._pair3_stable(j, i, vv).T
+        return P.sum(axis=1)
+
+    def _pair3_stable(self, i: int, j: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        """Pair marginal ``P_ij`` of the dense N = 3 plan with log-domain max-shifts.
+
+        ``M~ = exp(L_ik - a) diag(v_k) exp(L_kj - c)`` (every factor <= 1, BLAS product), then
+        ``P_ij = v_i v_j exp(log M~ + a + c + L_ij)``.  Costs three ``l x l`` exponentials and one
+        logarithm on top of the product; used when the absorbed kernels would overflow.
+        """
+        k = 3 - i - j
+        Lik, Lkj, Lij = self._logk(i, k), self._logk(k, j), self._logk(i, j)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+            a = np.max(Lik, axis=1)
+            a = np.where(np.isfinite(a), a, 0.0)
+            c = np.max(Lkj, axis=0)
+            c = np.where(np.isfinite(c), c, 0.0)
+            M = (np.exp(Lik - a[:, None]) * v[k][None, :]) @ np.exp(Lkj - c[None, :])
+            E = np.log(M) + Lij + a[:, None] + c[None, :] + np.log(v[i])[:, None] + np.log(v[j])[None, :]
+            P = np.exp(E)
+        P[~np.isfinite(P)] = 0.0
+        return P
+
+    def log_plan_block(self, s0: int, s1: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        """``gamma[s0:s1]`` of a dense N = 3 plan computed in the log domain (no overflow)."""
+        L01, L02, L12 = self._logk(0, 1), self._logk(0, 2), self._logk(1, 2)
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
+            lv = [np.log(x) for x in v]
+            E = (lv[0][s0:s1, None, None] + (L01[s0:s1] + lv[1][None, :])[:, :, None]
+                 + (L02[s0:s1] + lv[2][None, :])[:, None, :] + L12[None])
+            B = np.exp(E)
+        B[~np.isfinite(B)] = 0.0
+        return B
+
+    def pair_marginal(self, i: int, j: int, v: Sequence[np.ndarray]):
+        """``P_ij(s, t) = sum_{x: x_i=s, x_j=t} gamma(x)`` (dense array or CSR), ``i < j``."""
+        K = self._k(i, j)
+        if self.N == 2:
+            P = _scale_rows(_scale_cols(K, v[j]), v[i])
+            return P
+        if self.unsafe and not self.sparse:
+            return self._pair3_stable(i, j, v)
+        k = 3 - i - j
+        # sum_r K_ik(s,r) v_k(r) K_jk(t,r) = (K_ik diag v_k K_kj)(s,t)
+        M = _scale_cols(self._k(i, k), v[k]) @ self._k(k, j)
+        P = _hadamard(M, K)
+        return _scale_rows(_scale_cols(P, v[j]), v[i])
+
+    def transport_cost(self, v: Sequence[np.ndarray]) -> float:
+        """``<c, gamma>`` summed over pairs from the pair marginals (``0 * inf`` counted as 0)."""
+        total = 0.0
+        if self.N == 2 and not self.sparse:
+            K, C = self.K[(0, 1)], self.cost(0, 1)
+            step = max(1, 2_000_000 // self.sizes[1])
+            for s0 in range(0, self.sizes[0], step):
+                P = v[0][s0:s0 + step, None] * K[s0:s0 + step] * v[1][None, :]
+                Cb = C[s0:s0 + step]
+                mask = P > 0
+                total += float(np.sum(P[mask] * Cb[mask]))
+            return total
+        for (i, j) in self.pairs:
+            P = self.pair_marginal(i, j, v)
+            C = self.cost(i, j)
+            if isinstance(C, SparsePattern):
+                P = sp.csr_matrix(P)
+                # same pattern ordering: pattern of P is a subset of the cost pattern
+                Pc = sp.csr_matrix((C.cost, C.indices, C.indptr), shape=C.shape)
+                total += float(P.multiply(Pc).sum())
+            else:
+                P = np.asarray(P.toarray() if sp.issparse(P) else P)
+                mask = P > 0
+                total += float(np.sum(P[mask] * C[mask]))
+        return total
+
+
+class TensorEngine:
+    """Full ``l_1 x ... x l_N`` kernel tensor (fallback for ``N >= 4`` pair costs and N-ary costs).
+
+    Memory ``8 prod(l_i)`` bytes for the log-cost tensor plus as much for the kernel; each marginal
+    is a ``tensordot`` over the other ``N - 1`` axes (``O(prod l_i)`` per marginal).
+    """
+
+    def __init__(self, cost_tensor: np.ndarray, mus: Sequence[np.ndarray], symmetric: bool = False) -> None:
+        self.N = len(mus)
+        self.C = cost_tensor
+        self.mus = [np.asarray(m, dtype=float) for m in mus]
+        self.sizes = tuple(m.size for m in self.mus)
+        self.symmetric = symmetric
+        self.sparse = False
+        self.T: np.ndarray | None = None
+
+    def absorb(self, u: Sequence[np.ndarray], eps: float) -> None:
+        S = -self.C.copy()
+        for i in range(self.N):
+            shape = [1] * self.N
+            shape[i] = -1
+            S += u[i].reshape(shape)
+        S *= 1.0 / eps
+        with np.errstate(over="ignore", under="ignore"):
+            np.exp(S, out=S)
+        self.T = S
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.T.nbytes + self.C.nbytes) if self.T is not None else int(self.C.nbytes)
+
+    def _times(self, v: Sequence[np.ndarray], skip: tuple[int, ...]) -> np.ndarray:
+        G = self.T
+        for j in range(self.N):
+            if j in skip:
+                continue
+            shape = [1] * self.N
+            shape[j] = -1
+            G = G * v[j].reshape(shape)
+        return G
+
+    def weights(self, i: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        G = self._times(v, (i,))
+        return G.sum(axis=tuple(a for a in range(self.N) if a != i))
+
+    def plan(self, v: Sequence[np.ndarray]) -> np.ndarray:
+        return self._times(v, ())
+
+    def pair_marginal(self, i: int, j: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        return self.plan(v).sum(axis=tuple(a for a in range(self.N) if a not in (i, j)))
+
+    def transport_cost(self, v: Sequence[np.ndarray]) -> float:
+        G = self.plan(v)
+        mask = G > 0
+        return float(np.sum(G[mask] * self.C[mask]))
+
+
+def full_cost_tensor(problem: MMOTProblem, max_entries: int) -> np.ndarray:
+    """Dense cost tensor ``c(x_1, ..., x_N)`` (``+inf`` kept), refused above ``max_entries``."""
+    n = problem.n_tuples()
+    if n > max_entries:
+        raise MMOTInputError(
+            f"the entropic tensor fallback needs the full {'x'.join(map(str, problem.sizes))} = {n:.3g}-entry tensor "
+            f"(limit max_tensor_entries={max_entries:.3g}); use N <= 3 with a pair cost, coarser grids, or raise the limit")
+    N = problem.n_marginals
+    if problem.is_pair_cost:
+        C = np.zeros(problem.sizes)
+        for i in range(N):
+            for j in range(i + 1, N):
+                shape = [1] * N
+                shape[i], shape[j] = problem.sizes[i], problem.sizes[j]
+                with np.errstate(invalid="ignore"):
+                    C = C + problem.pair_matrix(i, j).reshape(shape)
+        return C
+    idx = np.indices(problem.sizes).reshape(N, -1).T
+    return problem.tuple_costs(idx).reshape(problem.sizes)

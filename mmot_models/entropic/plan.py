@@ -1,0 +1,240 @@
+r"""Post-processing of an entropic plan: sparse extraction, rounding to exact marginals, dual bound.
+
+* :func:`extract_plan` -- the plan as ``(indices (K, N), weights (K,))``, streamed in blocks (the
+  ``l^N`` tensor is never held for ``N = 3``), keeping the largest entries so that the dropped mass
+  is at most ``truncate_mass`` (and at most ``max_entries`` entries; the dropped mass is reported).
+* :func:`rounded_upper_bound` -- Altschuler-Weed-Rigollet rounding generalised to N marginals:
+  scale the plan along axis ``i = 1..N`` by ``min(1, mu_i / m_i)`` (a diagonal scaling, so it only
+  changes the vectors ``v_i``), after which every marginal is ``<= mu_i`` with the same deficit mass
+  ``delta``; adding :math:`\otimes_i e_i / \delta^{N-1}` (``e_i`` the deficits) gives a plan with
+  exactly the marginals ``mu_i``.  Its cost
+  :math:`\langle c, \gamma'\rangle + \sum_{i<j} e_i^T C_{ij} e_j / \delta`
+  is a valid upper bound on the discrete optimum (``+inf`` when the correction meets a Coulomb
+  diagonal, i.e. two deficits share a site).
+* :func:`ctransform_lower_bound` -- replace the last potential by its c-transform
+  :math:`u_N^c(x_N) = \min_{x_{-N}} c(x) - \sum_{i<N} u_i(x_i)`; then the potentials are feasible
+  for the dual LP and :math:`\sum_{i<N}\langle u_i,\mu_i\rangle + \langle u_N^c, \mu_N\rangle` is a
+  valid lower bound (cost ``O(prod l_i)``, chunked).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..problem import MMOTProblem
+from .kernels import PairEngine, TensorEngine
+
+__all__ = ["plan_blocks", "extract_plan", "rounded_upper_bound", "ctransform_lower_bound", "bilinear_cost"]
+
+_BLOCK = 4_000_000  # entries per streamed block
+
+
+def _csr(K) -> sp.csr_matrix:
+    return K if sp.issparse(K) else sp.csr_matrix(K)
+
+
+def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(indices (k, N), weights (k,))`` blocks covering every nonzero plan entry."""
+    N = engine.N
+    if isinstance(engine, TensorEngine):
+        G = engine.plan(v)
+        nz = np.nonzero(G > 0)
+        yield np.stack(nz, axis=1), G[nz]
+        return
+    sizes = engine.sizes
+    if N == 2:
+        K = engine.K[(0, 1)]
+        if sp.issparse(K):
+            r = np.repeat(np.arange(sizes[0]), np.diff(K.indptr))
+            w = K.data * v[0][r] * v[1][K.indices]
+            keep = w > 0
+            yield np.stack([r[keep], K.indices[keep]], axis=1), w[keep]
+            return
+        step = max(1, _BLOCK // sizes[1])
+        for s0 in range(0, sizes[0], step):
+            B = v[0][s0:s0 + step, None] * K[s0:s0 + step] * v[1][None, :]
+            nz = np.nonzero(B > 0)
+            yield np.stack([nz[0] + s0, nz[1]], axis=1), B[nz]
+        return
+    # N = 3
+    K01, K02, K12 = engine.K[(0, 1)], engine.K[(0, 2)], engine.K[(1, 2)]
+    if not engine.sparse:
+        step = max(1, _BLOCK // (sizes[1] * sizes[2]))
+        A12 = K12 * v[1][:, None] * v[2][None, :]
+        for s0 in range(0, sizes[0], step):
+            if engine.unsafe:
+                B = engine.log_plan_block(s0, s0 + step, v)
+            else:
+                B = (v[0][s0:s0 + step, None, None] * K01[s0:s0 + step, :, None] * K02[s0:s0 + step, None, :]) * A12[None]
+            nz = np.nonzero(B > 0)
+            yield np.stack([nz[0] + s0, nz[1], nz[2]], axis=1), B[nz]
+        return
+    K01, K02, K12 = _csr(K01), _csr(K02), _csr(K12)
+    K12.sort_indices()
+    rows12 = np.repeat(np.arange(sizes[1]), np.diff(K12.indptr))
+    keys12 = rows12.astype(np.int64) * sizes[2] + K12.indices
+    deg02 = np.diff(K02.indptr)
+    r01 = np.repeat(np.arange(sizes[0]), np.diff(K01.indptr))
+    c01 = K01.indices
+    w01 = K01.data * v[0][r01] * v[1][c01]
+    cnt = deg02[r01]
+    ends = np.cumsum(cnt)
+    starts = ends - cnt
+    e0 = 0
+    while e0 < r01.size:
+        # choose a run of (s, t) entries whose expansion has about _BLOCK candidates
+        e1 = int(np.searchsorted(ends, starts[e0] + _BLOCK, side="right"))
+        e1 = max(e1, e0 + 1)
+        sl = slice(e0, e1)
+        rep = cnt[sl]
+        s = np.repeat(r01[sl], rep)
+        t = np.repeat(c01[sl], rep)
+        w = np.repeat(w01[sl], rep)
+        # position inside row s of K02
+        off = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
+        pos = K02.indptr[s] + off
+        r = K02.indices[pos]
+        w = w * K02.data[pos] * v[2][r]
+        key = t.astype(np.int64) * sizes[2] + r
+        j = np.searchsorted(keys12, key)
+        j = np.minimum(j, keys12.size - 1)
+        hit = keys12[j] == key
+        w = np.where(hit, w * K12.data[j], 0.0)
+        keep = w > 0
+        yield np.stack([s[keep], t[keep], r[keep]], axis=1), w[keep]
+        e0 = e1
+
+
+def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entries: int
+                 ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Sparse plan keeping the largest entries; dropped mass ``<= truncate_mass`` unless
+    ``max_entries`` forces a higher threshold (the actual dropped mass is returned in ``info``).
+
+    Two streamed passes: a mass histogram of ``log2(weight)`` picks the threshold, the second pass
+    keeps the entries at or above it.
+    """
+    edges = np.arange(-1100.0, 64.0, 0.25)
+    mass = np.zeros(edges.size + 1)
+    count = np.zeros(edges.size + 1, dtype=np.int64)
+    total = 0.0
+    for _, w in plan_blocks(engine, v):
+        k = np.searchsorted(edges, np.log2(w), side="right")
+        mass += np.bincount(k, weights=w, minlength=edges.size + 1)
+        count += np.bincount(k, minlength=edges.size + 1)
+        total += float(w.sum())
+    below = np.cumsum(mass)          # below[k] = mass of bins 0..k
+    above_cnt = count[::-1].cumsum()[::-1]  # entries in bins k..end
+    # threshold at the lower edge of bin k: keeps bins k..end, drops bins 0..k-1
+    ok_mass = np.concatenate([[0.0], below[:-1]]) <= truncate_mass
+    ok_cnt = above_cnt <= max_entries
+    cand = np.nonzero(ok_mass)[0]
+    k = int(cand[-1]) if cand.size else 0
+    if not ok_cnt[k]:
+        k = int(np.nonzero(ok_cnt)[0][0])
+    thr = -math.inf if k == 0 else 2.0 ** edges[k - 1]
+    idx_parts, w_parts = [], []
+    for idx, w in plan_blocks(engine, v):
+        keep = w >= thr
+        idx_parts.append(idx[keep].astype(np.int64))
+        w_parts.append(w[keep])
+    idx = np.concatenate(idx_parts, axis=0) if idx_parts else np.zeros((0, engine.N), dtype=np.int64)
+    w = np.concatenate(w_parts) if w_parts else np.zeros(0)
+    info = {"plan_threshold": float(thr) if np.isfinite(thr) else 0.0,
+            "plan_dropped_mass": float(max(total - w.sum(), 0.0)), "plan_total_mass": total,
+            "plan_entries": int(w.size)}
+    return idx, w, info
+
+
+def bilinear_cost(problem: MMOTProblem, i: int, j: int, a: np.ndarray, b: np.ndarray, block: int = _BLOCK) -> float:
+    """``a^T C_ij b`` for non-negative ``a, b`` over their supports only (chunked; ``0 * inf = 0``)."""
+    ia, ib = np.nonzero(a > 0)[0], np.nonzero(b > 0)[0]
+    if ia.size == 0 or ib.size == 0:
+        return 0.0
+    xa, xb = problem.marginals[i].points[ia], problem.marginals[j].points[ib]
+    step = max(1, block // ib.size)
+    total = 0.0
+    for s0 in range(0, ia.size, step):
+        C = problem.cost.matrix(xa[s0:s0 + step], xb)
+        total += float(a[ia[s0:s0 + step]] @ C @ b[ib])
+    return total
+
+
+def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray], v: Sequence[np.ndarray]
+                        ) -> tuple[float, dict]:
+    """Cost of the plan rounded to exact marginals (see the module docstring) and diagnostics."""
+    N = engine.N
+    v = [x.copy() for x in v]
+    for i in range(N):
+        m = v[i] * engine.weights(i, v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(m > mus[i], mus[i] / m, 1.0)
+        v[i] = v[i] * scale
+    marg = [v[i] * engine.weights(i, v) for i in range(N)]
+    e = [np.maximum(mus[i] - marg[i], 0.0) for i in range(N)]
+    delta = float(np.mean([x.sum() for x in e]))
+    base = engine.transport_cost(v)
+    corr = 0.0
+    if delta > 0:
+        if problem.is_pair_cost:
+            for i in range(N):
+                for j in range(i + 1, N):
+                    corr += bilinear_cost(problem, i, j, e[i], e[j]) / delta
+        else:
+            # N-ary: evaluate the product correction on the full tensor (tensor engine only)
+            P = e[0] / delta
+            for i in range(1, N):
+                P = np.multiply.outer(P, e[i] / delta)
+            mask = P > 0
+            corr = float(np.sum(P[mask] * engine.C[mask])) * delta
+    ub = base + corr
+    return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr}
+
+
+def ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray], max_entries: float,
+                           cost_tensor: np.ndarray | None = None, block: int = _BLOCK) -> float:
+    """Dual lower bound with the last potential replaced by its c-transform; ``-inf`` when the
+    ``prod l_i`` evaluation exceeds ``max_entries``."""
+    N = problem.n_marginals
+    if problem.n_tuples() > max_entries:
+        return -math.inf
+    mus = [m.weights for m in problem.marginals]
+    supp = [np.nonzero(m > 0)[0] for m in mus]
+    base = sum(float(mus[i][supp[i]] @ u[i][supp[i]]) for i in range(N - 1))
+    last = supp[N - 1]
+    if cost_tensor is not None or not problem.is_pair_cost or N > 3:
+        C = cost_tensor if cost_tensor is not None else _tensor(problem)
+        S = C[np.ix_(*supp)]
+        for i in range(N - 1):
+            shape = [1] * N
+            shape[i] = -1
+            S = S - u[i][supp[i]].reshape(shape)
+        uc = np.min(S, axis=tuple(range(N - 1)))
+    elif N == 2:
+        x0 = problem.marginals[0].points[supp[0]]
+        x1 = problem.marginals[1].points[last]
+        uc = np.empty(last.size)
+        step = max(1, block // supp[0].size)
+        for t0 in range(0, last.size, step):
+            C = problem.cost.matrix(x0, x1[t0:t0 + step])
+            uc[t0:t0 + step] = np.min(C - u[0][supp[0]][:, None], axis=0)
+    else:  # N == 3 pair cost
+        pts = [problem.marginals[i].points[supp[i]] for i in range(3)]
+        A = problem.cost.matrix(pts[0], pts[1]) - u[0][supp[0]][:, None] - u[1][supp[1]][None, :]
+        C02 = problem.cost.matrix(pts[0], pts[2])
+        C12 = problem.cost.matrix(pts[1], pts[2])
+        uc = np.empty(last.size)
+        step = max(1, block // A.size)
+        for r0 in range(0, last.size, step):
+            B = A[None, :, :] + C02[:, r0:r0 + step].T[:, :, None] + C12[:, r0:r0 + step].T[:, None, :]
+            uc[r0:r0 + step] = B.reshape(B.shape[0], -1).min(axis=1)
+    if not np.all(np.isfinite(uc)):
+        return -math.inf
+    return base + float(mus[N - 1][last] @ uc)
+
+
+def _tensor(problem: MMOTProblem) -> np.ndarray:
+    from .kernels import full_cost_tensor
+    return full_cost_tensor(problem, max_entries=problem.n_tuples())
