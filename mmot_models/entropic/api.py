@@ -170,7 +170,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     if dense_limit_bytes is None:
         from ..formulations.standard_lp import available_memory_bytes
         dense_limit_bytes = min(4 * 2**30, 0.3 * available_memory_bytes())
-    use_sym = bool(equal if symmetric is None else symmetric)
+    use_sym = bool(symmetric)
     if multiscale is None:
         multiscale = pair23 and _dense_bytes(problem, use_sym) > dense_limit_bytes
     if multiscale and not pair23:
@@ -209,7 +209,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                             "symmetric_variant": use_sym, "absorptions": rec.n_absorb,
                             "kernel_bytes": int(engine.nbytes), "eps_stages": len(rec.history),
                             "history": rec.history, **ms_info}
-    if rec.status == Status.NUMERICAL_ERROR:
+    if rec.status == Status.NUMERICAL_ERROR or not ms_info.get("multiscale_complete", True):
         return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
                         iterations=rec.iterations, message=rec.message, wall_time_s=time.perf_counter() - t0,
                         solver_time_s=solver_time, info=info, problem=problem)
@@ -227,7 +227,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
 
     ub = math.inf
     if upper_bound:
-        ub, rinfo = rounded_upper_bound(engine, problem, mus, v)
+        ub, rinfo = rounded_upper_bound(engine, problem, mus, v, max_entries=lower_bound_max_entries)
         info.update(rinfo)
     lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor)
     if math.isfinite(lb) and math.isfinite(ub) and lb > ub:  # numerical noise only; keep the bracket honest
@@ -243,6 +243,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     if problem.dim == 1 and N >= 2:
         x = [m.points[:, 0] for m in problem.marginals]
         try:
+            if problem.sizes[0] * max(problem.sizes[1:]) > 4e7:
+                raise MemoryError
             if equal:
                 P = engine.pair_marginal(0, 1, v)
                 P = P.toarray() if hasattr(P, "toarray") else np.asarray(P)

@@ -168,6 +168,36 @@ class PairEngine:
                 self.K[p] = self.K[(0, 1)]
                 self.KT[p] = self.KT[(0, 1)]
 
+    def triples(self) -> dict[str, np.ndarray]:
+        """Sparse N = 3 only: every ``(s, t, r)`` whose three pairs are in the patterns, with the
+        positions of those pairs in the pattern data arrays (computed once per pattern)."""
+        if getattr(self, "_triples", None) is not None:
+            return self._triples
+        P01, P02, P12 = self.costs[(0, 1)], self.costs[(0, 2)], self.costs[(1, 2)]
+        r01 = P01.rows()
+        deg02 = np.diff(P02.indptr)
+        cnt = deg02[r01]
+        e01 = np.repeat(np.arange(r01.size), cnt)
+        s = r01[e01]
+        t = P01.indices[e01]
+        off = np.arange(e01.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        e02 = P02.indptr[s] + off
+        r = P02.indices[e02]
+        keys12 = P12.rows().astype(np.int64) * P12.shape[1] + P12.indices
+        key = t.astype(np.int64) * P12.shape[1] + r
+        j = np.minimum(np.searchsorted(keys12, key), max(keys12.size - 1, 0))
+        hit = keys12[j] == key if keys12.size else np.zeros(key.size, bool)
+        self._triples = {"s": s[hit], "t": t[hit], "r": r[hit], "e01": e01[hit], "e02": e02[hit], "e12": j[hit]}
+        return self._triples
+
+    def _triple_values(self, v: Sequence[np.ndarray], skip: int | None = None) -> np.ndarray:
+        T = self.triples()
+        val = self.K[(0, 1)].data[T["e01"]] * self.K[(0, 2)].data[T["e02"]] * self.K[(1, 2)].data[T["e12"]]
+        for m, key in enumerate(("s", "t", "r")):
+            if m != skip:
+                val = val * v[m][T[key]]
+        return val
+
     def _k(self, i: int, j: int):
         """Factor oriented as ``(l_i, l_j)``."""
         return self.K[(i, j)] if i < j else self.KT[(j, i)]
@@ -190,6 +220,9 @@ class PairEngine:
             j = 1 - i
             return np.asarray(self._k(i, j) @ v[j]).reshape(-1)
         j, k = [m for m in range(3) if m != i]
+        if self.sparse:
+            T = self.triples()
+            return np.bincount(T[("s", "t", "r")[i]], weights=self._triple_values(v, skip=i), minlength=self.sizes[i])
         # w_i(s) = sum_{t, r} K_ij(s,t) v_j(t) K_jk(t,r) v_k(r) K_ik(s,r)
         if not self.unsafe:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -254,6 +287,11 @@ class PairEngine:
             return P
         if self.unsafe and not self.sparse:
             return self._pair3_stable(i, j, v)
+        if self.sparse:
+            T = self.triples()
+            pat = self.costs[(i, j)]
+            data = np.bincount(T["e" + str(i) + str(j)], weights=self._triple_values(v), minlength=pat.nnz)
+            return sp.csr_matrix((data, pat.indices, pat.indptr), shape=pat.shape)
         k = 3 - i - j
         # sum_r K_ik(s,r) v_k(r) K_jk(t,r) = (K_ik diag v_k K_kj)(s,t)
         M = _scale_cols(self._k(i, k), v[k]) @ self._k(k, j)

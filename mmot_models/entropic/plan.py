@@ -19,7 +19,7 @@ r"""Post-processing of an entropic plan: sparse extraction, rounding to exact ma
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,13 +36,21 @@ def _csr(K) -> sp.csr_matrix:
     return K if sp.issparse(K) else sp.csr_matrix(K)
 
 
-def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(indices (k, N), weights (k,))`` blocks covering every nonzero plan entry."""
+def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]]:
+    """Yield ``(weights (k,), index_of)`` blocks covering every plan entry; ``index_of(mask)`` returns
+    the ``(m, N)`` index tuples of the entries selected by the boolean ``mask`` (lazy, so a dense block
+    is never expanded into index tuples)."""
     N = engine.N
+
+    def dense(B: np.ndarray, offset: int):
+        def index_of(mask: np.ndarray) -> np.ndarray:
+            idx = np.stack(np.unravel_index(np.flatnonzero(mask), B.shape), axis=1)
+            idx[:, 0] += offset
+            return idx
+        return B.reshape(-1), index_of
+
     if isinstance(engine, TensorEngine):
-        G = engine.plan(v)
-        nz = np.nonzero(G > 0)
-        yield np.stack(nz, axis=1), G[nz]
+        yield dense(engine.plan(v), 0)
         return
     sizes = engine.sizes
     if N == 2:
@@ -50,18 +58,15 @@ def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, n
         if sp.issparse(K):
             r = np.repeat(np.arange(sizes[0]), np.diff(K.indptr))
             w = K.data * v[0][r] * v[1][K.indices]
-            keep = w > 0
-            yield np.stack([r[keep], K.indices[keep]], axis=1), w[keep]
+            yield w, (lambda mask: np.stack([r[mask], K.indices[mask]], axis=1))
             return
         step = max(1, _BLOCK // sizes[1])
         for s0 in range(0, sizes[0], step):
-            B = v[0][s0:s0 + step, None] * K[s0:s0 + step] * v[1][None, :]
-            nz = np.nonzero(B > 0)
-            yield np.stack([nz[0] + s0, nz[1]], axis=1), B[nz]
+            yield dense(v[0][s0:s0 + step, None] * K[s0:s0 + step] * v[1][None, :], s0)
         return
     # N = 3
-    K01, K02, K12 = engine.K[(0, 1)], engine.K[(0, 2)], engine.K[(1, 2)]
     if not engine.sparse:
+        K01, K02, K12 = engine.K[(0, 1)], engine.K[(0, 2)], engine.K[(1, 2)]
         step = max(1, _BLOCK // (sizes[1] * sizes[2]))
         A12 = K12 * v[1][:, None] * v[2][None, :]
         for s0 in range(0, sizes[0], step):
@@ -69,43 +74,16 @@ def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, n
                 B = engine.log_plan_block(s0, s0 + step, v)
             else:
                 B = (v[0][s0:s0 + step, None, None] * K01[s0:s0 + step, :, None] * K02[s0:s0 + step, None, :]) * A12[None]
-            nz = np.nonzero(B > 0)
-            yield np.stack([nz[0] + s0, nz[1], nz[2]], axis=1), B[nz]
+            yield dense(B, s0)
         return
-    K01, K02, K12 = _csr(K01), _csr(K02), _csr(K12)
-    K12.sort_indices()
-    rows12 = np.repeat(np.arange(sizes[1]), np.diff(K12.indptr))
-    keys12 = rows12.astype(np.int64) * sizes[2] + K12.indices
-    deg02 = np.diff(K02.indptr)
-    r01 = np.repeat(np.arange(sizes[0]), np.diff(K01.indptr))
-    c01 = K01.indices
-    w01 = K01.data * v[0][r01] * v[1][c01]
-    cnt = deg02[r01]
-    ends = np.cumsum(cnt)
-    starts = ends - cnt
-    e0 = 0
-    while e0 < r01.size:
-        # choose a run of (s, t) entries whose expansion has about _BLOCK candidates
-        e1 = int(np.searchsorted(ends, starts[e0] + _BLOCK, side="right"))
-        e1 = max(e1, e0 + 1)
-        sl = slice(e0, e1)
-        rep = cnt[sl]
-        s = np.repeat(r01[sl], rep)
-        t = np.repeat(c01[sl], rep)
-        w = np.repeat(w01[sl], rep)
-        # position inside row s of K02
-        off = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-        pos = K02.indptr[s] + off
-        r = K02.indices[pos]
-        w = w * K02.data[pos] * v[2][r]
-        key = t.astype(np.int64) * sizes[2] + r
-        j = np.searchsorted(keys12, key)
-        j = np.minimum(j, keys12.size - 1)
-        hit = keys12[j] == key
-        w = np.where(hit, w * K12.data[j], 0.0)
-        keep = w > 0
-        yield np.stack([s[keep], t[keep], r[keep]], axis=1), w[keep]
-        e0 = e1
+    T = engine.triples()
+    w = engine._triple_values(v)
+    for s0 in range(0, w.size, _BLOCK):
+        sl = slice(s0, s0 + _BLOCK)
+        yield w[sl], (lambda mask, sl=sl: np.stack([T["s"][sl][mask], T["t"][sl][mask], T["r"][sl][mask]], axis=1))
+
+
+_E0, _DE, _NB = -1100.0, 0.25, 4600  # log2-histogram bins of extract_plan
 
 
 def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entries: int
@@ -113,38 +91,35 @@ def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entr
     """Sparse plan keeping the largest entries; dropped mass ``<= truncate_mass`` unless
     ``max_entries`` forces a higher threshold (the actual dropped mass is returned in ``info``).
 
-    Two streamed passes: a mass histogram of ``log2(weight)`` picks the threshold, the second pass
-    keeps the entries at or above it.
+    Two streamed passes: a mass histogram of ``log2(weight)`` (bins of 1/4) picks the threshold,
+    the second pass keeps the entries at or above it.
     """
-    edges = np.arange(-1100.0, 64.0, 0.25)
-    mass = np.zeros(edges.size + 1)
-    count = np.zeros(edges.size + 1, dtype=np.int64)
+    mass = np.zeros(_NB + 1)
+    count = np.zeros(_NB + 1, dtype=np.int64)
     total = 0.0
-    for _, w in plan_blocks(engine, v):
-        k = np.searchsorted(edges, np.log2(w), side="right")
-        mass += np.bincount(k, weights=w, minlength=edges.size + 1)
-        count += np.bincount(k, minlength=edges.size + 1)
+    for w, _ in plan_blocks(engine, v):
+        w = w[w > 0]
+        k = np.clip(np.floor((np.log2(w) - _E0) / _DE).astype(np.int64) + 1, 0, _NB)
+        mass += np.bincount(k, weights=w, minlength=_NB + 1)
+        count += np.bincount(k, minlength=_NB + 1)
         total += float(w.sum())
-    below = np.cumsum(mass)          # below[k] = mass of bins 0..k
-    above_cnt = count[::-1].cumsum()[::-1]  # entries in bins k..end
-    # threshold at the lower edge of bin k: keeps bins k..end, drops bins 0..k-1
-    ok_mass = np.concatenate([[0.0], below[:-1]]) <= truncate_mass
-    ok_cnt = above_cnt <= max_entries
-    cand = np.nonzero(ok_mass)[0]
+    # keeping bins k..end drops bins 0..k-1
+    dropped = np.concatenate([[0.0], np.cumsum(mass)[:-1]])
+    kept_cnt = count[::-1].cumsum()[::-1]
+    cand = np.nonzero(dropped <= truncate_mass)[0]
     k = int(cand[-1]) if cand.size else 0
-    if not ok_cnt[k]:
-        k = int(np.nonzero(ok_cnt)[0][0])
-    thr = -math.inf if k == 0 else 2.0 ** edges[k - 1]
+    if kept_cnt[k] > max_entries:
+        k = int(np.nonzero(kept_cnt <= max_entries)[0][0])
+    thr = 0.0 if k == 0 else 2.0 ** (_E0 + (k - 1) * _DE)
     idx_parts, w_parts = [], []
-    for idx, w in plan_blocks(engine, v):
-        keep = w >= thr
-        idx_parts.append(idx[keep].astype(np.int64))
-        w_parts.append(w[keep])
+    for w, index_of in plan_blocks(engine, v):
+        mask = (w >= thr) & (w > 0)
+        idx_parts.append(index_of(mask).astype(np.int64))
+        w_parts.append(w[mask])
     idx = np.concatenate(idx_parts, axis=0) if idx_parts else np.zeros((0, engine.N), dtype=np.int64)
     w = np.concatenate(w_parts) if w_parts else np.zeros(0)
-    info = {"plan_threshold": float(thr) if np.isfinite(thr) else 0.0,
-            "plan_dropped_mass": float(max(total - w.sum(), 0.0)), "plan_total_mass": total,
-            "plan_entries": int(w.size)}
+    info = {"plan_threshold": float(thr), "plan_dropped_mass": float(max(total - w.sum(), 0.0)),
+            "plan_total_mass": total, "plan_entries": int(w.size)}
     return idx, w, info
 
 
@@ -162,8 +137,8 @@ def bilinear_cost(problem: MMOTProblem, i: int, j: int, a: np.ndarray, b: np.nda
     return total
 
 
-def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray], v: Sequence[np.ndarray]
-                        ) -> tuple[float, dict]:
+def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray], v: Sequence[np.ndarray],
+                        max_entries: float = 2e8) -> tuple[float, dict]:
     """Cost of the plan rounded to exact marginals (see the module docstring) and diagnostics."""
     N = engine.N
     v = [x.copy() for x in v]
@@ -178,6 +153,10 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
     base = engine.transport_cost(v)
     corr = 0.0
     if delta > 0:
+        nz = [int(np.count_nonzero(x > 0)) for x in e]
+        if problem.is_pair_cost and max(nz[i] * nz[j] for i in range(N) for j in range(i + 1, N)) > max_entries:
+            return math.inf, {"rounding_deficit_mass": delta, "rounding_correction": math.inf,
+                              "rounding_note": "deficit supports too large to evaluate the correction"}
         if problem.is_pair_cost:
             for i in range(N):
                 for j in range(i + 1, N):
