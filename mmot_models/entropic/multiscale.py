@@ -8,7 +8,9 @@ r"""Coarse-to-fine entropic solver on sparse kernels (Benamou-Carlier-Nenna, sec
 3. *Refinement.*  For every pair ``(i, j)`` the coarse pair marginal ``P_ij`` is thresholded:
    a coarse cell pair ``(S, T)`` is kept when ``P_ij(S, T) >= threshold * max(P_ij(S, :))`` or
    ``>= threshold * max(P_ij(:, T))`` (default ``threshold = 1e-8``: entries down to
-   ``e^{-18}`` of the row or column maximum, i.e. cost excesses up to ``~18 eps``).  The fine
+   ``e^{-18}`` of the row or column maximum, i.e. cost excesses up to ``~18 eps``), then dilated
+   by one cell (``(S', T)`` and ``(S, T')`` for cells ``S'``, ``T'`` touching ``S``, ``T``) so that a
+   support resolved too coarsely on the coarse grid is not cut off (``dilate=False`` disables).  The fine
    pattern is every pair of children of kept cell pairs; the costs are evaluated on that pattern
    only and the fine kernels are ``scipy.sparse`` CSR matrices (:class:`.kernels.SparsePattern`).
 4. *Fine level.*  Sinkhorn at the target ``eps`` on the sparse kernels, warm-started from the
@@ -45,6 +47,27 @@ class Level:
     points: np.ndarray
     weights: np.ndarray
     parent: np.ndarray | None = None   # (l,) index into the coarser level
+    cells: np.ndarray | None = None    # (l, d) integer cell coordinates of this (coarse) level
+    counts: np.ndarray | None = None   # cells per axis
+
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs ``(a, b)`` of points in cells that touch (including ``a == b``), as index arrays."""
+        L, d = self.cells.shape
+        counts = self.counts.astype(np.int64)
+        keys = np.ravel_multi_index(self.cells.T, tuple(int(c) for c in counts))
+        order = np.argsort(keys)
+        sk = keys[order]
+        offs = np.stack(np.meshgrid(*[np.array([-1, 0, 1])] * d, indexing="ij"), axis=-1).reshape(-1, d)
+        A, B = [], []
+        for o in offs:
+            c = self.cells + o
+            ok = np.all((c >= 0) & (c < counts), axis=1)
+            k = np.ravel_multi_index(c[ok].T, tuple(int(x) for x in counts))
+            j = np.minimum(np.searchsorted(sk, k), L - 1)
+            hit = sk[j] == k
+            A.append(np.nonzero(ok)[0][hit])
+            B.append(order[j[hit]])
+        return np.concatenate(A), np.concatenate(B)
 
 
 def _axis_counts(points: np.ndarray) -> np.ndarray:
@@ -60,6 +83,7 @@ def coarsen(points: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> tupl
     uniq, parent = np.unique(key, return_inverse=True)
     parent = parent.reshape(-1)
     L = uniq.size
+    cells = np.stack(np.unravel_index(uniq, tuple(int(c) for c in counts)), axis=1)
     w = np.bincount(parent, weights=weights, minlength=L)
     cnt = np.bincount(parent, minlength=L)
     d = points.shape[1]
@@ -68,7 +92,7 @@ def coarsen(points: np.ndarray, weights: np.ndarray, counts: np.ndarray) -> tupl
         sw = np.bincount(parent, weights=weights * points[:, k], minlength=L)
         sm = np.bincount(parent, weights=points[:, k], minlength=L)
         pts[:, k] = np.where(w > 0, sw / np.where(w > 0, w, 1.0), sm / cnt)
-    return Level(pts, w), parent
+    return Level(pts, w, cells=cells, counts=np.asarray(counts)), parent
 
 
 def hierarchy(marginal: Marginal, coarse_size: int) -> list[Level]:
@@ -92,8 +116,12 @@ def _children(parent: np.ndarray, n_coarse: int) -> tuple[np.ndarray, np.ndarray
 
 
 def refine_pattern(P, threshold: float, fine_i: Level, fine_j: Level, n_ci: int, n_cj: int,
-                   cost) -> SparsePattern:
-    """Fine sparse pattern (with costs) from the coarse pair marginal ``P`` (dense or sparse)."""
+                   cost, coarse_i: Level | None = None, coarse_j: Level | None = None) -> SparsePattern:
+    """Fine sparse pattern (with costs) from the coarse pair marginal ``P`` (dense or sparse).
+
+    With ``coarse_i``/``coarse_j`` given, every kept coarse pair ``(S, T)`` is dilated to
+    ``(S', T)`` and ``(S, T')`` for the cells ``S'``, ``T'`` touching ``S``, ``T``.
+    """
     P = sp.csr_matrix(P)
     P.eliminate_zeros()
     rmax = np.asarray(P.max(axis=1).toarray()).reshape(-1)
@@ -101,6 +129,26 @@ def refine_pattern(P, threshold: float, fine_i: Level, fine_j: Level, n_ci: int,
     Pc = P.tocoo()
     keep = (Pc.data >= threshold * rmax[Pc.row]) | (Pc.data >= threshold * cmax[Pc.col])
     S, T = Pc.row[keep], Pc.col[keep]
+    if coarse_i is not None and coarse_i.cells is not None and coarse_j is not None and coarse_j.cells is not None:
+        na, nb = coarse_i.neighbours()
+        ma, mb = coarse_j.neighbours()
+        # (S, T) -> (S', T) for S' touching S
+        ptr = np.zeros(n_ci + 1, dtype=np.int64)
+        np.cumsum(np.bincount(na, minlength=n_ci), out=ptr[1:])
+        ordn = np.argsort(na, kind="stable")
+        deg = ptr[S + 1] - ptr[S]
+        e = np.repeat(np.arange(S.size), deg)
+        off = np.arange(e.size) - np.repeat(np.cumsum(deg) - deg, deg)
+        S1, T1 = nb[ordn[ptr[S[e]] + off]], T[e]
+        ptr = np.zeros(n_cj + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ma, minlength=n_cj), out=ptr[1:])
+        ordm = np.argsort(ma, kind="stable")
+        deg = ptr[T + 1] - ptr[T]
+        e = np.repeat(np.arange(T.size), deg)
+        off = np.arange(e.size) - np.repeat(np.cumsum(deg) - deg, deg)
+        S2, T2 = S[e], mb[ordm[ptr[T[e]] + off]]
+        key = np.unique(np.concatenate([S1, S2]).astype(np.int64) * n_cj + np.concatenate([T1, T2]))
+        S, T = key // n_cj, key % n_cj
     oi, pi = _children(fine_i.parent, n_ci)
     oj, pj = _children(fine_j.parent, n_cj)
     nS = pi[S + 1] - pi[S]
@@ -121,7 +169,7 @@ def refine_pattern(P, threshold: float, fine_i: Level, fine_j: Level, n_ci: int,
 
 
 def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: int | None = None,
-                     threshold: float = 1e-8) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
+                     threshold: float = 1e-8, dilate: bool = True) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
     """Coarse-to-fine Sinkhorn (module docstring); returns the finest engine, its record and level info."""
     N = problem.n_marginals
     if not problem.is_pair_cost or N not in (2, 3):
@@ -163,7 +211,7 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
             for j in range(i + 1, N):
                 P = engine.pair_marginal(i, j, v)
                 pats[(i, j)] = refine_pattern(P, threshold, hier[i][lev], hier[j][lev], len(mus[i]), len(mus[j]),
-                                              problem.cost)
+                                              problem.cost, *((hier[i][lev + 1], hier[j][lev + 1]) if dilate else ()))
         u0 = [rec.u[i][hier[i][lev].parent] for i in range(N)]
         mus = [h[lev].weights for h in hier]
         engine = PairEngine(pats, mus)

@@ -169,6 +169,7 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
             target = opts.tol if final else max(opts.tol, opts.stage_tol)
             absorb(eps)
             it_stage = 0
+            err = math.inf
             stage_done = False
             just_absorbed = True
             while True:
