@@ -10,7 +10,8 @@ r"""Coarse-to-fine entropic solver on sparse kernels (Benamou-Carlier-Nenna, sec
    ``>= threshold * max(P_ij(:, T))`` (default ``threshold = 1e-8``: entries down to
    ``e^{-18}`` of the row or column maximum, i.e. cost excesses up to ``~18 eps``), then dilated
    by one cell (``(S', T)`` and ``(S, T')`` for cells ``S'``, ``T'`` touching ``S``, ``T``) so that a
-   support resolved too coarsely on the coarse grid is not cut off (``dilate=False`` disables).  The fine
+   support resolved too coarsely on the coarse grid is not cut off (default in 1D and 2D; in 3D the
+   ``3^3``-fold growth of the pattern costs more than it buys, ``dilate=True`` forces it).  The fine
    pattern is every pair of children of kept cell pairs; the costs are evaluated on that pattern
    only and the fine kernels are ``scipy.sparse`` CSR matrices (:class:`.kernels.SparsePattern`).
 4. *Fine level.*  Sinkhorn at the target ``eps`` on the sparse kernels, warm-started from the
@@ -169,7 +170,7 @@ def refine_pattern(P, threshold: float, fine_i: Level, fine_j: Level, n_ci: int,
 
 
 def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: int | None = None,
-                     threshold: float = 1e-8, dilate: bool = True) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
+                     threshold: float = 1e-8, dilate: bool | None = None) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
     """Coarse-to-fine Sinkhorn (module docstring); returns the finest engine, its record and level info."""
     N = problem.n_marginals
     if not problem.is_pair_cost or N not in (2, 3):
@@ -181,6 +182,8 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
     if not (0 < threshold < 1):
         raise MMOTInputError(f"multiscale threshold must be in (0, 1), got {threshold}")
     coarse_size = int(coarse_size or (4096 if N == 2 else 256))
+    if dilate is None:
+        dilate = problem.dim <= 2
     t0 = time.perf_counter()
     hier: list[list[Level]] = []
     for i, m in enumerate(problem.marginals):

@@ -6,11 +6,13 @@ r"""Post-processing of an entropic plan: sparse extraction, rounding to exact ma
 * :func:`rounded_upper_bound` -- Altschuler-Weed-Rigollet rounding generalised to N marginals:
   scale the plan along axis ``i = 1..N`` by ``min(1, mu_i / m_i)`` (a diagonal scaling, so it only
   changes the vectors ``v_i``), after which every marginal is ``<= mu_i`` with the same deficit mass
-  ``delta``; adding :math:`\otimes_i e_i / \delta^{N-1}` (``e_i`` the deficits) gives a plan with
-  exactly the marginals ``mu_i``.  Its cost
-  :math:`\langle c, \gamma'\rangle + \sum_{i<j} e_i^T C_{ij} e_j / \delta`
-  is a valid upper bound on the discrete optimum (``+inf`` when the correction meets a Coulomb
-  diagonal, i.e. two deficits share a site).
+  ``delta``; adding any coupling of the deficits ``e_i`` gives a plan with exactly the marginals
+  ``mu_i``.  Two couplings are tried and the cheaper one kept: the product
+  :math:`\otimes_i e_i / \delta^{N-1}` (AWR; cost :math:`\sum_{i<j} e_i^T C_{ij} e_j / \delta`,
+  ``+inf`` under Coulomb when two deficits share a site) and the *cyclic quantile coupling*
+  ``(Q_1(t), Q_2(t + 1/N), ..., Q_N(t + (N-1)/N))`` of the normalised deficits along a fixed site
+  order (first coordinate, then a few random orders), which usually avoids coincident sites.
+  The cost of the rounded plan is a valid upper bound on the discrete optimum.
 * :func:`ctransform_lower_bound` -- replace the last potential by its c-transform
   :math:`u_N^c(x_N) = \min_{x_{-N}} c(x) - \sum_{i<N} u_i(x_i)`; then the potentials are feasible
   for the dual LP and :math:`\sum_{i<N}\langle u_i,\mu_i\rangle + \langle u_N^c, \mu_N\rangle` is a
@@ -152,7 +154,9 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
     delta = float(np.mean([x.sum() for x in e]))
     base = engine.transport_cost(v)
     corr = 0.0
+    corr_q = math.inf
     if delta > 0:
+        corr_q = _quantile_correction(problem, e, delta)
         nz = [int(np.count_nonzero(x > 0)) for x in e]
         if problem.is_pair_cost and max(nz[i] * nz[j] for i in range(N) for j in range(i + 1, N)) > max_entries:
             return math.inf, {"rounding_deficit_mass": delta, "rounding_correction": math.inf,
@@ -168,8 +172,43 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
                 P = np.multiply.outer(P, e[i] / delta)
             mask = P > 0
             corr = float(np.sum(P[mask] * engine.C[mask])) * delta
+    if delta > 0:
+        if not np.isfinite(corr) or corr_q < corr:
+            corr = corr_q
     ub = base + corr
     return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr}
+
+
+def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: float, tries: int = 4) -> float:
+    """Cost of the cyclic quantile coupling of the deficits (mass ``delta``); ``inf`` if every order
+    tried meets an infinite cost."""
+    N = len(e)
+    rng = np.random.default_rng(0)
+    best = math.inf
+    for attempt in range(tries):
+        cums, orders = [], []
+        for i in range(N):
+            pts = problem.marginals[i].points
+            order = np.argsort(pts[:, 0], kind="stable") if attempt == 0 else rng.permutation(pts.shape[0])
+            c = np.cumsum(e[i][order] / delta)
+            c[-1] = 1.0
+            cums.append(c)
+            orders.append(order)
+        shifts = np.arange(N) / N
+        bp = np.unique(np.concatenate([[0.0, 1.0]] + [np.mod(cums[i] - shifts[i], 1.0) for i in range(N)]))
+        lengths = np.diff(bp)
+        keep = lengths > 1e-15
+        mids = 0.5 * (bp[:-1] + bp[1:])[keep]
+        lengths = lengths[keep]
+        idx = np.stack([orders[i][np.minimum(np.searchsorted(cums[i], np.mod(mids + shifts[i], 1.0), side="right"),
+                                             cums[i].size - 1)] for i in range(N)], axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            cost = float(np.sum(problem.tuple_costs(idx) * lengths)) * delta
+        if np.isfinite(cost):
+            best = min(best, cost)
+            if attempt == 0:
+                break
+    return best
 
 
 def ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray], max_entries: float,
