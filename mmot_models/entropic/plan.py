@@ -179,6 +179,25 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
     return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr}
 
 
+def tuple_costs(problem: MMOTProblem, idx: np.ndarray) -> np.ndarray:
+    """Cost of index tuples evaluated pointwise (radial pair costs: no ``l x l`` matrix is built)."""
+    if problem.is_pair_cost:
+        try:
+            problem.cost.of_distance(np.ones(1))
+        except NotImplementedError:
+            return problem.tuple_costs(idx)
+        N = idx.shape[1]
+        out = np.zeros(idx.shape[0])
+        for i in range(N):
+            xi = problem.marginals[i].points[idx[:, i]]
+            for j in range(i + 1, N):
+                d = xi - problem.marginals[j].points[idx[:, j]]
+                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                    out += problem.cost.of_distance(np.sqrt(np.einsum("ij,ij->i", d, d)))
+        return out
+    return problem.tuple_costs(idx)
+
+
 def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: float, tries: int = 4) -> float:
     """Cost of the cyclic quantile coupling of the deficits (mass ``delta``); ``inf`` if every order
     tried meets an infinite cost."""
@@ -203,7 +222,7 @@ def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: f
         idx = np.stack([orders[i][np.minimum(np.searchsorted(cums[i], np.mod(mids + shifts[i], 1.0), side="right"),
                                              cums[i].size - 1)] for i in range(N)], axis=1)
         with np.errstate(invalid="ignore", over="ignore"):
-            cost = float(np.sum(problem.tuple_costs(idx) * lengths)) * delta
+            cost = float(np.sum(tuple_costs(problem, idx) * lengths)) * delta
         if np.isfinite(cost):
             best = min(best, cost)
             if attempt == 0:

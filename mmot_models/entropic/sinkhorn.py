@@ -103,8 +103,8 @@ def _progress(opts: SinkhornOptions, total: int):
     if opts.progress is None and not show:
         # long runs still get a bar on a terminal, after 5 s
         show = sys.stderr.isatty()
-        return tqdm(total=total, disable=not show, delay=5.0, leave=False, desc="entropic", file=sys.stderr)
-    return tqdm(total=total, disable=not show, leave=False, desc="entropic", file=sys.stderr)
+        return tqdm(total=total, disable=not show, delay=5.0, leave=False, desc="entropic", file=sys.stderr, mininterval=1.0)
+    return tqdm(total=total, disable=not show, leave=False, desc="entropic", file=sys.stderr, mininterval=1.0)
 
 
 def _l1(a: np.ndarray, b: np.ndarray) -> float:

@@ -208,3 +208,18 @@ def test_bad_input():
     q = mm.MMOTProblem((mm.uniform(mm.line(0, 1, 5)), mm.uniform(mm.line(0, 1, 6))), "power")
     with pytest.raises(MMOTInputError):
         solve_entropic(q, eps=0.1, symmetric=True)
+
+
+def test_pointwise_tuple_costs_match_problem():
+    from mmot_models.entropic.plan import tuple_costs
+    rng = np.random.default_rng(5)
+    p = mm.MMOTProblem((mm.uniform(rng.normal(size=(9, 2))), mm.uniform(rng.normal(size=(7, 2))),
+                        mm.uniform(rng.normal(size=(8, 2)))), "coulomb")
+    idx = np.stack([rng.integers(0, s, 50) for s in p.sizes], axis=1)
+    assert np.allclose(tuple_costs(p, idx), p.tuple_costs(idx), rtol=1e-14, atol=0)
+
+
+def test_verbose_progress_bar_goes_to_stderr(capsys):
+    sol = mm.solve(gauss_problem(30, 2), method="entropic", eps=0.1, tol=1e-6, verbose=True)
+    assert sol.status == Status.CONVERGED
+    assert capsys.readouterr().out == ""
