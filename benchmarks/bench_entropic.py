@@ -5,7 +5,7 @@ multi-marginal Sinkhorn, the N = 3 iteration against the BLAS products it needs,
     python benchmarks/bench_entropic.py --quick      # smaller sizes, < 2 minutes
     python benchmarks/bench_entropic.py --only accuracy,tensor --no-write
 
-Sections: accuracy, pot, blas, tensor, grids, multiscale3 (comma list for ``--only``).  Results go to
+Sections: accuracy, pot, blas, tensor, grids (comma list for ``--only``).  Results go to
 docs/benchmarks.md between ``<!-- BEGIN entropic -->`` and ``<!-- END entropic -->``.
 Every ratio is measured in the same run.  Marginal errors are L1 norms over each marginal.
 """
@@ -285,31 +285,7 @@ def grids(quick: bool) -> str:
     return "\n".join(out)
 
 
-def multiscale3(quick: bool) -> str:
-    """N = 3 on a 1D grid whose three dense kernels (plus costs) would not fit the dense limit."""
-    l = 2000 if quick else 16000
-    marg = mm.gaussian(mm.line(-4, 4, l))
-    p = mm.MMOTProblem.symmetric(marg, 3, mm.SoftCoulomb(0.1))
-    eps = 0.01
-    t0 = time.perf_counter()
-    s = solve_entropic(p, eps=eps, tol=1e-6, multiscale=True, plan=False, time_limit=1800)
-    dt = time.perf_counter() - t0
-    lv = s.info["multiscale_levels"]
-    rows = "\n".join(f"| {x['level']} | {x['sizes'][0]} | {x['nnz']:,} | {x['iterations']} | {x['status']} | "
-                      f"{x['time_s']:.1f} |" for x in lv)
-    dense_gib = 6 * 8 * l * l / 2**30
-    return "\n".join([
-        f"### N = 3, l = {l} (1D), multiscale", "",
-        f"Soft Coulomb a = 0.1, Gaussian on {l} points of [-4, 4], eps = {eps}, tol = 1e-6. The dense N = 3 engine "
-        f"would hold three l x l kernels and three cost matrices ({dense_gib:.1f} GiB); the multiscale engine keeps "
-        f"the thresholded pair patterns and contracts over the triples whose three pairs are kept.", "",
-        "| level | l | kernel nnz (3 pairs) | sweeps | status | time (s) |", "|---|---|---|---|---|---|", rows, "",
-        f"Result: <c, gamma> = {s.value:.8f}, certified upper bound {s.upper_bound:.8f}, status {s.status.value}, "
-        f"total {dt:.1f} s, kernel memory {s.info['kernel_bytes'] / 2**20:.0f} MiB."])
-
-
-SECTIONS = {"accuracy": accuracy, "pot": pot, "blas": blas, "tensor": tensor, "grids": grids,
-            "multiscale3": multiscale3}
+SECTIONS = {"accuracy": accuracy, "pot": pot, "blas": blas, "tensor": tensor, "grids": grids}
 
 
 def main() -> None:

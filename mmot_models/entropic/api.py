@@ -204,7 +204,6 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         rec = run_sinkhorn(engine, mus, opts)
     solver_time = time.perf_counter() - t0
 
-    v = rec.v(mus)
     info: dict[str, Any] = {"eps": rec.eps, "eps_target": eps, "tol": tol, "engine": engine_name,
                             "symmetric_variant": use_sym, "absorptions": rec.n_absorb,
                             "kernel_bytes": int(engine.nbytes), "eps_stages": len(rec.history),
@@ -213,6 +212,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
                         iterations=rec.iterations, message=rec.message, wall_time_s=time.perf_counter() - t0,
                         solver_time_s=solver_time, info=info, problem=problem)
+    v = rec.v(mus)
     with np.errstate(invalid="ignore"):
         value = float(engine.transport_cost(v))
     marg = [v[i] * engine.weights(i, v) for i in range(N)]

@@ -223,3 +223,12 @@ def test_verbose_progress_bar_goes_to_stderr(capsys):
     sol = mm.solve(gauss_problem(30, 2), method="entropic", eps=0.1, tol=1e-6, verbose=True)
     assert sol.status == Status.CONVERGED
     assert capsys.readouterr().out == ""
+
+
+def test_multiscale_stopped_on_a_coarse_level_reports_status():
+    p = gauss_problem(200, 2)
+    sol = solve_entropic(p, eps=0.005, tol=1e-12, multiscale=True, max_iter=10,
+                         multiscale_options={"coarse_size": 50})
+    assert sol.status == Status.ITERATION_LIMIT and not sol.status.ok
+    assert not sol.info["multiscale_complete"]
+    assert not sol.has_plan and math.isnan(sol.value)
