@@ -49,7 +49,7 @@ from .densities import RadialDensity, _cell_integrals
 __all__ = [
     "RadialGrid", "radial_grid", "radial_marginal", "radial_cost_n2", "radial_pair_cost", "radial_cost_n3",
     "radial_cost_general", "radial_cost_bruteforce", "radial_cost", "RadialCoulombCost", "effective_radial_cost",
-    "comotion_n2", "sce_value_n2", "sgs_comotion", "sgs_value", "radial_force", "potential_from_comotion",
+    "comotion_n2", "sce_value_n2", "sgs_comotion", "sgs_value", "sgs_grid_plan", "radial_force", "potential_from_comotion",
     "GENERAL_ACCURACY", "N3_ACCURACY",
 ]
 
@@ -245,17 +245,22 @@ def radial_cost_n3(radii: np.ndarray, n_grid: int = 12, n_starts: int = 4, newto
 
 
 # ------------------------------------------------------------------------------------------- general N
+def _pairs(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    I, J = np.triu_indices(N, 1)
+    B = np.zeros((N, I.size))
+    B[I, np.arange(I.size)] = 1.0
+    B[J, np.arange(I.size)] = -1.0
+    return I, J, B
+
+
 def _energy_vectors(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coulomb energy of configurations ``x`` (..., N, 3) and its Euclidean gradient."""
-    diff = x[..., :, None, :] - x[..., None, :, :]
-    d2 = np.einsum("...ijk,...ijk->...ij", diff, diff)
-    N = x.shape[-2]
-    eye = np.eye(N, dtype=bool)
-    d2 = np.where(eye, 1.0, np.maximum(d2, 1e-300))
-    inv = d2 ** -0.5
-    inv = np.where(eye, 0.0, inv)
-    E = 0.5 * inv.sum(axis=(-1, -2))
-    grad = -np.einsum("...ij,...ijk->...ik", inv ** 3, diff)
+    """Coulomb energy of configurations ``x`` (P, N, 3) and its Euclidean gradient (P, N, 3)."""
+    I, J, B = _pairs(x.shape[-2])
+    diff = x[:, I, :] - x[:, J, :]
+    d2 = np.maximum(np.einsum("pqk,pqk->pq", diff, diff), 1e-300)
+    inv = 1.0 / np.sqrt(d2)
+    E = inv.sum(axis=1)
+    grad = -np.einsum("nq,pqk->pnk", B, (inv * inv * inv)[:, :, None] * diff)
     return E, grad
 
 
@@ -460,7 +465,7 @@ def sgs_comotion(density: RadialDensity, r: np.ndarray, n_electrons: int | None 
     return np.stack(out)
 
 
-def sgs_value(density: RadialDensity, n_electrons: int | None = None, n_panels: int = 12, n_per_panel: int = 8,
+def sgs_value(density: RadialDensity, n_electrons: int | None = None, n_panels: int = 24, n_per_panel: int = 8,
               **cost_options) -> float:
     """Energy of the SGS radial plan, ``int_0^1 c~(Q(t), f_2(Q(t)), ..., f_N(Q(t))) dt``.
 
@@ -478,6 +483,29 @@ def sgs_value(density: RadialDensity, n_electrons: int | None = None, n_panels: 
     return float(np.sum(w * c))
 
 
+def sgs_grid_plan(n_points: int, n_electrons: int) -> tuple[np.ndarray, np.ndarray]:
+    """The SGS co-motion plan on an equal-mass (``"quantile"``) radial grid of ``L`` cells.
+
+    In the coordinate ``s = N t`` (``t`` the cumulative mass) the SGS maps are reflections and
+    shifts by integers, so when ``N`` divides ``2L`` they map cell centres ``t_k = (k + 1/2)/L``
+    onto cell centres.  Returns index rows ``(L, N)`` (``f_1 = id`` first) and weights ``1/L``: a
+    feasible plan of the discrete radial problem, hence an upper bound of its LP optimum.
+    """
+    L, N = int(n_points), int(n_electrons)
+    if (2 * L) % N:
+        raise MMOTInputError(f"the SGS grid plan needs N | 2L (N={N}, L={L}); choose L a multiple of N")
+    s = N * (np.arange(L) + 0.5) / L
+    cols = [s]
+    for i in range(2, N + 1):
+        if i % 2 == 0:
+            cols.append(np.where(s <= i, i - s, s - i))
+        else:
+            k2 = i - 1
+            cols.append(np.where(s <= N - k2, s + k2, 2 * N - k2 - s))
+    idx = np.floor(np.stack(cols, axis=1) * L / N).astype(np.int64)
+    return np.clip(idx, 0, L - 1), np.full(L, 1.0 / L)
+
+
 # ------------------------------------------------------------------------------------------- potential
 def radial_force(radii: np.ndarray, **cost_options) -> np.ndarray:
     """``d c~ / d r_1`` at ``(r_1, ..., r_N)`` rows (envelope theorem: the derivative of the
@@ -486,7 +514,12 @@ def radial_force(radii: np.ndarray, **cost_options) -> np.ndarray:
     N = r.shape[1]
     if N == 2:
         return -radial_cost_n2(r[:, 0], r[:, 1]) ** 2
-    _, u = radial_cost_general(r, return_vectors=True, **cost_options)
+    if N == 3:
+        _, ang = radial_cost_n3(r, return_angles=True, **cost_options)
+        th = np.concatenate([np.zeros((r.shape[0], 1)), ang], axis=1)
+        u = np.stack([np.cos(th), np.sin(th), np.zeros_like(th)], axis=-1)
+    else:
+        _, u = radial_cost_general(r, return_vectors=True, **cost_options)
     x = r[:, :, None] * u
     diff = x[:, :1, :] - x[:, 1:, :]
     d = np.linalg.norm(diff, axis=-1)
