@@ -165,7 +165,7 @@ def comotion_functions(density: RadialDensity, r: np.ndarray) -> np.ndarray:
     return sgs_comotion(density, r)
 
 
-def kantorovich_potential(density: RadialDensity, r: np.ndarray, value: float | None = None,
+def kantorovich_potential(density: RadialDensity, r: np.ndarray, value: float | None = None, n_quad: int = 4000,
                           **cost_options: Any) -> tuple[np.ndarray, np.ndarray]:
     """Kantorovich potential ``u(r)`` of the co-motion plan and ``-r^2 u'(r)`` (tends to ``N - 1``).
 
@@ -173,7 +173,8 @@ def kantorovich_potential(density: RadialDensity, r: np.ndarray, value: float | 
     """
     if value is None:
         value = sce_value_n2(density) if density.n_electrons == 2 else sgs_value(density, **cost_options)
-    return potential_from_comotion(density, r, lambda s: comotion_functions(density, s), value, **cost_options)
+    return potential_from_comotion(density, r, lambda s: comotion_functions(density, s), value, n_quad=n_quad,
+                                   **cost_options)
 
 
 def support_pairs(sol: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +207,7 @@ def plot_atom(density: RadialDensity, sol: Solution | None, path: str | Path, ti
     f = comotion_functions(density, r)
     if sol is not None and sol.plan_indices is not None:
         ra, rb, w = support_pairs(sol)
-        ax[1].scatter(ra, rb, s=4 + 400 * w / w.max(), c="0.6", label="LP plan support", zorder=1)
+        ax[1].scatter(ra, rb, s=4 + 30 * w / w.max(), c="0.55", label="LP plan support (pairs)", zorder=1)
     for i in range(1, N):
         ax[1].plot(r, f[i], lw=1.5, label=f"$f_{i + 1}$" + (" (exact)" if N == 2 else " (SGS)"), zorder=2)
     ax[1].set_xlim(0, rmax)
@@ -219,11 +220,14 @@ def plot_atom(density: RadialDensity, sol: Solution | None, path: str | Path, ti
     val = None
     if sol is not None and math.isfinite(sol.value):
         val = sol.value
-    u, tail = kantorovich_potential(density, rp, value=val)
+    u, tail = kantorovich_potential(density, rp, value=val, n_quad=4000 if N <= 3 else 400)
     ax[2].plot(rp, u, label="u(r) from co-motion")
     if sol is not None and sol.potentials is not None and sol.problem is not None:
-        ax[2].plot(sol.problem.marginals[0].points[:, 0], sol.potentials[0], ".", ms=3, label="LP dual potential")
-    ax[2].plot(rp, u[-1] + (N - 1) / rp - (N - 1) / rp[-1], "--", lw=1, label=f"({N}-1)/r + const")
+        ax[2].plot(sol.problem.marginals[0].points[:, 0], sol.potentials[0], ".", ms=4, label="LP dual potential")
+    far = rp >= 0.5 * rmax
+    ax[2].plot(rp[far], u[-1] + (N - 1) / rp[far] - (N - 1) / rp[-1], "--", lw=1.2, label=f"({N}-1)/r + const")
+    span = float(u.max() - u.min())
+    ax[2].set_ylim(u.min() - 0.1 * span, u.max() + 0.1 * span)
     ax[2].set_xlabel("r")
     ax[2].set_ylabel("Kantorovich potential")
     ax[2].legend(fontsize=8)
