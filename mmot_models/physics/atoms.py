@@ -92,7 +92,7 @@ def _comotion_solution(density: RadialDensity, label: str, t0: float, **cost_opt
 
 
 def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points: int | None = None,
-               method: str = "auto", grid: str = "quantile", backend: str = "highs", reference: bool = True,
+               method: str = "auto", grid: str | None = None, backend: str = "highs", reference: bool = True,
                cost_options: dict[str, Any] | None = None, **options: Any) -> Solution:
     """Strictly-correlated-electrons energy ``V_ee^SCE`` of a spherically symmetric atom.
 
@@ -108,8 +108,10 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
     method : str
         ``auto``, an LP method of :func:`mmot_models.solve` (``symmetric``, ``primal``, ``colgen``,
         ...), or ``comotion`` (continuum co-motion value: exact N=2, SGS bound N>2).
-    grid : {"quantile", "uniform", "graded"}
-        Radial grid kind (:func:`~mmot_models.physics.radial.radial_grid`).
+    grid : {"quantile", "uniform", "graded"}, optional
+        Radial grid kind (:func:`~mmot_models.physics.radial.radial_grid`).  Default: ``graded``
+        for N=2 (second-order convergence of the LP value), ``quantile`` (equal mass) for N>2
+        (the SGS plan is then a grid plan, and the LP equals it).
     reference : bool
         Also compute the continuum co-motion value (``info["comotion_value"]``) and the
         difference to the LP (``info["discretisation_gap"]``).
@@ -138,6 +140,7 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
     from ..solve import solve
 
     L = int(points) if points is not None else DEFAULT_POINTS.get(N, 12)
+    grid = grid or ("graded" if N == 2 else "quantile")
     g = radial_grid(density, L, kind=grid)
     cost = radial_pair_cost() if N == 2 else effective_radial_cost(N, **copts)
     problem = MMOTProblem.symmetric(g.marginal(), N, cost, name=f"{label} radial N={N} L={L}")
@@ -279,7 +282,8 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--electrons", type=int, default=None, help="number of electrons (bohr only; default 2)")
     p.add_argument("--points", type=int, default=None, help="radial grid points (default by N: 200, 40, 16)")
     p.add_argument("--method", default="auto", help="auto, symmetric, primal, colgen or comotion")
-    p.add_argument("--grid", default="quantile", choices=["quantile", "uniform", "graded"])
+    p.add_argument("--grid", default=None, choices=["quantile", "uniform", "graded"],
+                   help="radial grid (default: graded for N=2, quantile = equal mass for N>2)")
     p.add_argument("--time-limit", type=float, default=None, help="LP time limit (s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", default=None, help="write a PNG (density, co-motion functions, potential)")
