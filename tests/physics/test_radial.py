@@ -90,6 +90,24 @@ def test_uniform_ball_radial_lp_and_disk_full_lp():
     assert abs(disk.value - DISK_REF) / DISK_REF < COARSE_2D_TOL
 
 
+def test_uniform_ball_full_3d_coulomb_ot_on_cartesian_grid():
+    """Non-radial cross-check in 3D: exact two-marginal OT (POT) of the uniform ball discretised on
+    a 12^3 Cartesian grid (912 cells inside), Coulomb cost (the diagonal is never used: every
+    weight is 1/912 < 1/2, so a large finite diagonal does not change the optimum)."""
+    ot = pytest.importorskip("ot")
+    n = 12
+    g = -1 + (2.0 / n) * (np.arange(n) + 0.5)
+    X = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    X = X[np.einsum("ij,ij->i", X, X) <= 1.0]
+    D = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    C = np.where(D > 0, 1.0 / np.where(D > 0, D, 1.0), 1e6)
+    w = np.full(len(X), 1.0 / len(X))
+    plan = ot.emd(w, w, C, numItermax=10 ** 7)
+    assert np.all(plan[np.diag_indices(len(X))] == 0)
+    v = float(np.sum(plan * C))
+    assert abs(v - BALL_REF) / BALL_REF < COARSE_2D_TOL
+
+
 def test_radial_lp_equals_discrete_antimonotone_coupling():
     """c = 1/(r1 + r2) is supermodular, so the exact discrete optimum is the anti-monotone coupling
     (computed here by the quantile construction) -- and POT's exact solver agrees."""
