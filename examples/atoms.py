@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     for sym, L in (("He", args.points_he), ("Li", args.points_li), ("Be", args.points_be)):
         t0 = time.perf_counter()
         d = load_atomic_density(sym)
-        sol = sce_energy(sym, points=L)
+        sol = sce_energy(sym, points=L, grid="quantile")  # equal mass: the SGS plan is a grid plan
         idx, w = sgs_grid_plan(L, d.n_electrons)
         sgs_grid = float(sol.problem.tuple_costs(idx) @ w)
         png = plot_atom(d, sol, out / f"atom_{sym}.png",
