@@ -42,9 +42,10 @@ CVXPY_LP_TOL = 1e-10
 #: The k = N plan is expanded to N-tuples (all orderings) only below this many rows.
 MAX_SYMMETRIZED_ROWS = 200_000
 #: Cutting-plane rounds / cuts per round for the bipartition inequalities; exact separation below this l.
-CUT_ROUNDS = 30
+CUT_ROUNDS = 25
 CUTS_PER_ROUND = 20
 EXACT_SEPARATION_MAX_L = 18
+SEPARATION_STARTS = 64
 
 
 def _ignore(options: dict[str, Any], *names: str) -> None:
@@ -80,22 +81,22 @@ def _separate(P: np.ndarray, rhs: float, n_cuts: int, rng: np.random.Generator) 
         S = _all_signs(l)
         vals = np.einsum("ri,ij,rj->r", S, P, S)
         how = "exact"
-    else:  # 1-flip local search from spectral and random starts (cuts stay valid, may miss some)
+    else:  # 1-flip local search from spectral and random starts, all starts at once (cuts stay valid)
         ev, V = np.linalg.eigh(P)
-        starts = [np.where(V[:, i] >= 0, 1.0, -1.0) for i in range(min(5, l))]
-        starts += [rng.choice([-1.0, 1.0], size=l) for _ in range(30)]
-        found = []
-        for s in starts:
-            s = s.copy()
-            for _ in range(10 * l):
-                # flipping s_i changes s^T P s by -4 s_i (P s)_i + 4 P_ii
-                delta = -4 * s * (P @ s) + 4 * np.diag(P)
-                i = int(np.argmin(delta))
-                if delta[i] >= -1e-15:
-                    break
-                s[i] = -s[i]
-            found.append(s * (1.0 if s[0] > 0 else -1.0))
-        S = np.unique(np.array(found), axis=0)
+        starts = np.concatenate([np.where(V[:, :min(5, l)].T >= 0, 1.0, -1.0),
+                                 rng.choice([-1.0, 1.0], size=(SEPARATION_STARTS, l))])
+        S = starts.copy()
+        rows = np.arange(S.shape[0])
+        dP = np.diag(P)
+        for _ in range(10 * l):
+            # flipping s_i changes s^T P s by -4 s_i (P s)_i + 4 P_ii
+            delta = -4.0 * S * (S @ P) + 4.0 * dP[None, :]
+            i = np.argmin(delta, axis=1)
+            better = delta[rows, i] < -1e-15
+            if not better.any():
+                break
+            S[rows[better], i[better]] *= -1.0
+        S = np.unique(S * np.where(S[:, :1] > 0, 1.0, -1.0), axis=0)
         vals = np.einsum("ri,ij,rj->r", S, P, S)
         how = "heuristic"
     order = np.argsort(vals)
@@ -159,7 +160,14 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         order = N if cuts is True else int(cuts)
         if not 3 <= order <= N:
             raise MMOTInputError(f"cut order must satisfy 3 <= K <= N={N}, got {cuts!r}")
-    res = _solve_lp(lp, backend, options)
+    session = None
+    if order and backend == "highs":  # cutting planes: keep one HiGHS instance, add rows, warm start
+        from ..backends.highs import HighsSession
+        session = HighsSession(lp, time_limit=options.get("time_limit"), threads=options.get("threads"),
+                               verbose=options.get("verbose", False), options=options.get("solver_options"))
+        res = session.run()
+    else:
+        res = _solve_lp(lp, backend, options)
     inv = form.invert(problem, lp, res)
     n_cuts, sep_min, how, rounds = 0, math.nan, "", 0
     if order:
@@ -169,11 +177,22 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
             signs, sep_min, how = _separate(inv["pair_density"], rhs, CUTS_PER_ROUND, rng)
             if signs.shape[0] == 0:
                 break
+            n_old = lp.n_rows
             lp = form.with_cuts(lp, signs, order)
             n_cuts += signs.shape[0]
             rounds += 1
-            res = _solve_lp(lp, backend, options)
+            if session is not None:
+                new = lp.A[n_old:].tocsr()
+                r = new.shape[0]
+                session.h.addRows(r, lp.row_lower[n_old:], lp.row_upper[n_old:], int(new.nnz),
+                                  new.indptr[:-1].astype(np.int32), new.indices.astype(np.int32),
+                                  new.data.astype(np.float64))
+                res = session.run()
+            else:
+                res = _solve_lp(lp, backend, options)
             inv = form.invert(problem, lp, res)
+        if session is not None:
+            session.close()
     status = res.status
     vk_upper = inv["primal"] if (status == Status.OPTIMAL and inv["residual"] <= MARGINAL_TOL) else math.inf
     vk_lower = inv["dual"]
