@@ -102,3 +102,18 @@ def test_cli_solve_krep_and_sdp(problem, tmp_path, capsys):
     assert d2["bound"] == "lower" and d2["value"] >= d["value"] - 1e-6
     assert main(["solve", str(f), "--method", "meanfield", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["bound"] == "upper"
+
+
+def test_example_k_hierarchy_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "kh.png"
+    r = subprocess.run([sys.executable, str(root / "examples" / "k_hierarchy.py"), "--out", str(out), "--k-max", "4"],
+                       cwd=root, capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and out.stat().st_size > 1000
+    assert "mean field per pair" in r.stdout
