@@ -38,7 +38,7 @@ KREP_BACKENDS = ("highs", "pyomo", "cvxpy")
 #: Relative gap (solver value vs. certified dual bound) below which the SDP counts as solved.
 SDP_CERT_REL_TOL = 1e-5
 #: Clarabel tolerance for LPs on the cvxpy backend (tight enough for the CERT_REL_TOL certificate).
-CVXPY_LP_TOL = 1e-10
+CVXPY_LP_TOL = 1e-9
 #: The k = N plan is expanded to N-tuples (all orderings) only below this many rows.
 MAX_SYMMETRIZED_ROWS = 200_000
 #: Cutting-plane rounds / cuts per round for the bipartition inequalities; exact separation below this l.

@@ -182,3 +182,11 @@ def test_bad_inputs():
         solve(q, method="krep", k=2)
     with pytest.raises(MMOTInputError):
         KRepresentability(2).build(q)
+
+
+def test_pyomo_backend_matches_highs():
+    p = random_problem(51, 6, 3, COSTS[1])
+    h = solve(p, method="krep", k=2)
+    q = solve(p, method="krep", k=2, backend="pyomo")
+    assert q.status == Status.OPTIMAL, q.message
+    assert abs(h.value - q.value) <= LP_TOL
