@@ -25,10 +25,12 @@ from .errors import MethodNotAvailableError, MMOTInputError, ProblemTooLargeErro
 from .problem import MMOTProblem
 from .solution import Bound, Solution
 
-__all__ = ["CompareRow", "compare", "format_table", "plot_bracket", "register_cli", "DEFAULT_METHODS"]
+__all__ = ["CompareRow", "compare", "format_table", "plot_bracket", "register_cli", "DEFAULT_METHODS", "OPTIONAL_METHODS"]
 
 #: Method groups run by :func:`compare` (in this order).
 DEFAULT_METHODS = ("exact", "krep", "sdp", "mcot", "entropic", "meanfield", "variance")
+#: Groups run only on request: ``"cuts"`` = k = 2 with the order-N bipartition cuts.
+OPTIONAL_METHODS = ("cuts",)
 
 
 @dataclass
@@ -101,8 +103,9 @@ def compare(problem: MMOTProblem, k_max: int | None = None, methods: Sequence[st
     k_max : int, optional
         Largest k of the k-representability hierarchy (default ``N + 1``).
     methods : sequence of str, optional
-        Subset of :data:`DEFAULT_METHODS` (``"exact"`` is the symmetric LP when available, else the
-        primal LP; ``exact_method`` overrides).
+        Subset of :data:`DEFAULT_METHODS` plus :data:`OPTIONAL_METHODS` (``"exact"`` is the symmetric
+        LP when available, else the primal LP; ``exact_method`` overrides; ``"cuts"`` adds k = 2 with
+        bipartition cuts).
     time_limit : float, optional
         Per-method time limit in seconds (LP methods).
 
@@ -113,9 +116,10 @@ def compare(problem: MMOTProblem, k_max: int | None = None, methods: Sequence[st
         delivered it, else (per row) the best certified bound on the other side of the row's value.
     """
     methods = tuple(DEFAULT_METHODS if methods is None else methods)
-    bad = [m for m in methods if m not in DEFAULT_METHODS]
+    bad = [m for m in methods if m not in DEFAULT_METHODS + OPTIONAL_METHODS]
     if bad:
-        raise MMOTInputError(f"unknown compare method(s) {bad}; choose from {', '.join(DEFAULT_METHODS)}")
+        raise MMOTInputError(f"unknown compare method(s) {bad}; choose from "
+                             f"{', '.join(DEFAULT_METHODS + OPTIONAL_METHODS)}")
     N = problem.n_marginals
     k_max = N + 1 if k_max is None else int(k_max)
     if k_max < 2:
@@ -129,6 +133,9 @@ def compare(problem: MMOTProblem, k_max: int | None = None, methods: Sequence[st
         elif group == "krep":
             for k in range(2, k_max + 1):
                 rows.append(_run(f"krep k={k}", problem, "krep", row_k=k, k=k, **lp_opts))
+        elif group == "cuts":
+            if N >= 3:
+                rows.append(_run(f"krep k=2 + cuts (K={N})", problem, "krep", k=2, cuts=True, **lp_opts))
         elif group == "sdp":
             rows.append(_run("sdp", problem, "sdp"))
         elif group in ("mcot", "entropic"):
@@ -242,7 +249,8 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--k-max", type=int, default=None, help="largest k of the k-representability hierarchy "
                    "(default N+1)")
     p.add_argument("--methods", default=None,
-                   help=f"comma-separated subset of {','.join(DEFAULT_METHODS)} (default: all)")
+                   help=f"comma-separated subset of {','.join(DEFAULT_METHODS + OPTIONAL_METHODS)} "
+                   "(default: all but cuts)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per LP method")
     p.add_argument("--json", action="store_true", help="print a JSON list of rows")
     p.add_argument("--plot", default=None, help="write a PNG of the bracket closing")

@@ -53,6 +53,12 @@ def test_compare_without_exact_uses_certified_brackets():
     assert lo.gap < 0 < up.gap
 
 
+def test_compare_cuts_group(problem):
+    rows = compare(problem, methods=["krep", "cuts"], k_max=2)
+    assert [r.method for r in rows] == ["krep k=2", "krep k=2 + cuts (K=3)"]
+    assert rows[1].bound == "lower" and rows[1].value >= rows[0].value - LP_TOL
+
+
 def test_compare_bad_method(problem):
     with pytest.raises(MMOTInputError):
         compare(problem, methods=["nope"])
