@@ -138,6 +138,8 @@ def compare(problem: MMOTProblem, k_max: int | None = None, methods: Sequence[st
                 rows.append(_run(f"krep k=2 + cuts (K={N})", problem, "krep", k=2, cuts=True, **lp_opts))
         elif group == "sdp":
             rows.append(_run("sdp", problem, "sdp"))
+            if problem.singular_diagonal:
+                rows.append(_run("sdp + occupation bounds", problem, "sdp", occupation_bounds=True))
         elif group in ("mcot", "entropic"):
             rows.append(_run(group, problem, group))
         elif group == "meanfield":

@@ -37,6 +37,8 @@ __all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound",
 KREP_BACKENDS = ("highs", "pyomo", "cvxpy")
 #: Relative gap (solver value vs. certified dual bound) below which the SDP counts as solved.
 SDP_CERT_REL_TOL = 1e-5
+#: Primal residuals (row sums, nonnegativity, masked entries, PSD eigenvalue) accepted for an SDP answer.
+SDP_PRIMAL_TOL = 1e-7
 #: Clarabel tolerance for LPs on the cvxpy backend (tight enough for the CERT_REL_TOL certificate).
 CVXPY_LP_TOL = 1e-9
 #: The k = N plan is expanded to N-tuples (all orderings) only below this many rows.
@@ -248,6 +250,13 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
                     iterations=res.iterations, message=message, log=res.log, info=info, problem=problem)
 
 
+def _sdp_primal_ok(info: dict[str, Any]) -> bool:
+    return (info.get("rowsum_residual", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("nonneg_violation", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("masked_entry_max", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("psd_min_eigenvalue", 0.0) >= -SDP_PRIMAL_TOL)
+
+
 def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CLARABEL",
               tol: float | None = None, time_limit: float | None = None, verbose: bool = False,
               **options: Any) -> Solution:
@@ -255,6 +264,8 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     through cvxpy with ``solver`` ``"CLARABEL"`` (default) or ``"SCS"``.
 
     ``backend`` may be ``"highs"`` (the package default, meaning "default solver") or ``"cvxpy"``.
+    Options: ``psd=False`` drops the PSD block (the k = 2 LP); ``occupation_bounds=True`` adds the
+    ``n_s in {0, 1}`` inequalities valid under an infinite diagonal (Coulomb; often much tighter).
     ``lower_bound`` is certified from the duals (independent of the solver's accuracy); ``info``
     reports the solver's accuracy: ``rowsum_residual``, ``psd_min_eigenvalue`` (of ``M(P)``, negative =
     infeasible by that much), ``nonneg_violation`` and ``solver_dual_gap`` (value - certified bound).
@@ -266,10 +277,12 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         raise MMOTInputError(f"the SDP relaxation runs on cvxpy (solver CLARABEL or SCS), not backend {backend!r}")
     t0 = time.perf_counter()
     psd = bool(options.pop("psd", True))
-    model = SDPRelaxation(psd=psd).build(problem)
+    occ = bool(options.pop("occupation_bounds", False))
+    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem)
     r = cvx.solve_problem(model.problem, solver, time_limit=time_limit, tol=tol, verbose=verbose,
                           options=options.pop("solver_options", None))
-    info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd}
+    info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
+                            "occupation_bounds": occ}
     lower = -math.inf
     status = r.status
     message = ""
@@ -285,6 +298,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         info.update(diag)
         info["solver_dual_gap"] = r.value - lower
     value = r.value
+    if status == Status.NUMERICAL_ERROR and math.isfinite(lower) and _sdp_primal_ok(info):
+        # cvxpy's "optimal_inaccurate": accept when our own certificate closes (checked below)
+        status = Status.OPTIMAL
+        message = "solver reported optimal_inaccurate; accepted because the certified dual bound and the primal " \
+                  "residuals close"
     if status == Status.OPTIMAL:
         gap = value - lower
         if not (math.isfinite(gap) and gap <= SDP_CERT_REL_TOL * max(1.0, abs(value))):
@@ -295,7 +313,8 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
     else:
         message = f"solver stopped: {r.message}"
-    return Solution(value=value, status=status, method="sdp" if psd else "sdp(no psd)",
+    name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
+    return Solution(value=value, status=status, method=name,
                     backend=f"cvxpy-{r.solver.lower()}", lower_bound=lower, bound=Bound.LOWER,
                     dual_value=lower, primal_value=r.value, wall_time_s=time.perf_counter() - t0,
                     solver_time_s=r.solver_time_s, iterations=r.iterations, message=message, info=info,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,9 @@ def solve_problem(prob: Any, solver: str = DEFAULT_SOLVER, *, time_limit: float 
     t0 = time.perf_counter()
     msg = ""
     try:
-        prob.solve(solver=solver, verbose=verbose, **_solver_opts(solver, time_limit, tol, options))
+        with warnings.catch_warnings():  # "solution may be inaccurate" is reported through the status
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            prob.solve(solver=solver, verbose=verbose, **_solver_opts(solver, time_limit, tol, options))
         status = map_status(prob.status)
         msg = str(prob.status)
     except cp.error.SolverError as exc:

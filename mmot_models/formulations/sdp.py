@@ -56,6 +56,8 @@ class SDPModel:
     mu: np.ndarray
     N: int
     scale: float                # binom(N, 2)
+    occ_upper: Any | None = None   # constraint (N-1) P_ab <= mu_a (occupation bounds)
+    occ_lower: Any | None = None   # constraint N(N-1) P_ab >= N mu_a + N mu_b - 1, a != b
 
 
 def moment_matrix(P: np.ndarray, mu: np.ndarray, N: int) -> np.ndarray:
@@ -70,9 +72,18 @@ def moment_matrix(P: np.ndarray, mu: np.ndarray, N: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SDPRelaxation:
-    """Builder of the SDP relaxation (``psd=False`` gives the k = 2 LP written in cvxpy)."""
+    """Builder of the SDP relaxation (``psd=False`` gives the k = 2 LP written in cvxpy).
+
+    ``occupation_bounds=True`` (only for costs with an infinite diagonal, where every finite-cost plan
+    has occupations ``n_s in {0, 1}``) adds the valid linear inequalities
+    ``E[n_a (1 - n_b)] >= 0`` and ``E[(1 - n_a)(1 - n_b)] >= 0`` (``a != b``):
+
+    .. math::
+        (N-1) P_{ab} \le \mu_a,\qquad N(N-1) P_{ab} \ge N\mu_a + N\mu_b - 1.
+    """
 
     psd: bool = True
+    occupation_bounds: bool = False
     name: str = "sdp"
 
     def build(self, problem: MMOTProblem) -> SDPModel:
@@ -99,9 +110,19 @@ class SDPRelaxation:
             Mexpr = cp.bmat([[np.ones((1, 1)), N * mu[None, :]], [N * mu[:, None], E]])
             psd = Mexpr >> 0
             cons.append(psd)
+        occ_upper = occ_lower = None
+        if self.occupation_bounds:
+            if not problem.singular_diagonal:
+                raise MMOTInputError("occupation bounds (n_s in {0, 1}) hold only for costs with an infinite "
+                                     "diagonal such as Coulomb; drop occupation_bounds")
+            off = 1.0 - np.eye(l)
+            occ_upper = (N - 1) * P <= np.repeat(mu[:, None], l, axis=1)
+            occ_lower = cp.multiply(off, N * (N - 1) * P - (N * mu[:, None] + N * mu[None, :] - 1.0)) >= 0
+            cons += [occ_upper, occ_lower]
         scale = math.comb(N, 2)
         prob = cp.Problem(cp.Minimize(scale * cp.sum(cp.multiply(Cm, P))), cons)
-        return SDPModel(problem=prob, P=P, rowsum=rowsum, psd=psd, C=Cm, free=free, mu=mu, N=N, scale=scale)
+        return SDPModel(problem=prob, P=P, rowsum=rowsum, psd=psd, C=Cm, free=free, mu=mu, N=N, scale=scale,
+                        occ_upper=occ_upper, occ_lower=occ_lower)
 
 
 def sdp_lower_bound(model: SDPModel) -> tuple[float, dict[str, float]]:
@@ -125,6 +146,17 @@ def sdp_lower_bound(model: SDPModel) -> tuple[float, dict[str, float]]:
         Z = (V * np.maximum(ev, 0.0)) @ V.T
     M0 = moment_matrix(np.zeros((l, l)), mu, N)
     R = C - 0.5 * (u[:, None] + u[None, :]) - N * (N - 1) * Z[1:, 1:]
+    const = float(u @ mu - np.sum(Z * M0))
+    # linear inequalities g(P) = <G, P> - h >= 0 with multipliers lam >= 0: R -= lam G, const += lam h
+    if model.occ_upper is not None and model.occ_upper.dual_value is not None:
+        a = np.maximum(np.asarray(model.occ_upper.dual_value, dtype=float), 0.0) / model.scale
+        R = R + (N - 1) * a                      # g = mu_a - (N-1) P_ab
+        const -= float(np.sum(a * mu[:, None]))
+    if model.occ_lower is not None and model.occ_lower.dual_value is not None:
+        b = np.maximum(np.asarray(model.occ_lower.dual_value, dtype=float), 0.0) * (1.0 - np.eye(l)) / model.scale
+        R = R - N * (N - 1) * b                  # g = N(N-1) P_ab - (N mu_a + N mu_b - 1)
+        const += float(np.sum(b * (N * mu[:, None] + N * mu[None, :] - 1.0)))
+    R = 0.5 * (R + R.T)                          # <R, P> = <sym R, P> for symmetric P
     rmin = float(R[free].min()) if free.any() else 0.0
-    bound = float(u @ mu - np.sum(Z * M0) + min(0.0, rmin))
+    bound = const + min(0.0, rmin)
     return model.scale * bound, {"dual_min_reduced_cost": rmin, "dual_psd_clipped_eigenvalue": neg_eig}

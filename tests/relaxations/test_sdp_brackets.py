@@ -68,6 +68,24 @@ def test_sdp_strictly_tighter_than_v2_on_gaussian():
     assert s.value > v2 + 0.1 * (exact - v2)
 
 
+@pytest.mark.parametrize("seed,l,N", [(15, 8, 3), (16, 7, 4), (17, 9, 5)])
+def test_occupation_bounds_tighten_validly(seed, l, N):
+    p = random_problem(seed, l, N, "coulomb", d=1 + seed % 2)
+    exact = solve(p, method="primal").value
+    plain = solve(p, method="sdp")
+    occ = solve(p, method="sdp", occupation_bounds=True)
+    assert occ.status == Status.OPTIMAL, occ.message
+    assert plain.value - SDP_TOL <= occ.value <= exact + SDP_TOL
+    assert occ.lower_bound <= exact + 1e-9
+    assert occ.value - occ.lower_bound <= SDP_CERT_TOL * max(1.0, occ.value)
+
+
+def test_occupation_bounds_need_singular_cost():
+    p = random_problem(18, 6, 3, {"kind": "soft_coulomb", "a": 0.5})
+    with pytest.raises(MMOTInputError):
+        solve(p, method="sdp", occupation_bounds=True)
+
+
 def test_sdp_scs_agrees_with_clarabel():
     p = random_problem(7, 7, 3, {"kind": "soft_coulomb", "a": 0.5})
     a = solve(p, method="sdp")
