@@ -72,7 +72,7 @@ def moment_matrix(P: np.ndarray, mu: np.ndarray, N: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SDPRelaxation:
-    """Builder of the SDP relaxation (``psd=False`` gives the k = 2 LP written in cvxpy).
+    r"""Builder of the SDP relaxation (``psd=False`` gives the k = 2 LP written in cvxpy).
 
     ``occupation_bounds=True`` (only for costs with an infinite diagonal, where every finite-cost plan
     has occupations ``n_s in {0, 1}``) adds the valid linear inequalities
