@@ -120,6 +120,7 @@ def compare(problem: MMOTProblem, k_max: int | None = None, methods: Sequence[st
     if bad:
         raise MMOTInputError(f"unknown compare method(s) {bad}; choose from "
                              f"{', '.join(DEFAULT_METHODS + OPTIONAL_METHODS)}")
+    problem.check_feasible()  # an infeasible problem is bad input (InfeasibleProblemError), not a table
     N = problem.n_marginals
     k_max = N + 1 if k_max is None else int(k_max)
     if k_max < 2:

@@ -90,6 +90,15 @@ def test_cli_compare_infinite_upper_bound_is_not_a_failure(tmp_path, capsys):
     assert data[-1]["status"] == "infeasible" and data[-1]["value"] is None and data[-1]["bound"] == "upper"
 
 
+def test_cli_compare_infeasible_problem(tmp_path, capsys):
+    p = MMOTProblem.symmetric(gaussian(line(-3, 3, 6, midpoints=True)), 3, "coulomb")
+    f = tmp_path / "p.json"
+    save_problem(p, f)
+    assert main(["compare", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "1/N" in err
+
+
 def test_cli_compare_bad_input(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{\"points\": [0, 1], \"weights\": [0.5]}")
