@@ -11,12 +11,15 @@ is convex in ``rho`` (their Proposition 3.1): ``T`` is a sum of quadratic-over-l
 cell masses ``w_s`` (``sum_s w_s = 1``; ``rho`` is the one-body density normalised as a
 probability, i.e. the physical density divided by ``N``):
 
-* **kinetic**, on an equispaced line (or radial) grid of step ``h`` with ``w = 0`` outside the
-  grid (Dirichlet walls; in the radial case also at ``r = 0``):
+* **kinetic**, finite volumes on an equispaced grid of step ``h``: with density values
+  ``f_s = w_s * scale_s`` (``scale = 1/h`` on a line) and ``f = 0`` outside the grid (Dirichlet
+  walls),
 
-  .. math:: T(w) = \sum_{j} \frac{(w_{j+1} - w_j)^2}{2h^2\,(w_j + w_{j+1})},
+  .. math:: T(w) = \sum_{j} k_j\,\frac{(f_{j+1} - f_j)^2}{f_j + f_{j+1}},\qquad
+            k_j = \frac{\text{area of face } j}{2h},
 
-  the midpoint discretisation of ``int rho'^2 / (4 rho)``.  ``cvxpy.quad_over_lin`` accepts only a
+  the midpoint rule for ``int rho'^2 / (4 rho)`` (on a line ``k_j = 1/(2h)``, i.e.
+  ``sum_j (w_{j+1} - w_j)^2 / (2 h^2 (w_j + w_{j+1}))``).  ``cvxpy.quad_over_lin`` accepts only a
   scalar denominator, so the sum of these quadratic-over-linear terms is written as one
   vectorised rotated second-order cone ``x_j^2 <= t_j s_j`` (``cvxpy.SOC`` with ``axis=0``);
 * **transport**, the symmetric multiset LP with the density as a variable: ``gamma_m >= 0`` on
@@ -24,12 +27,13 @@ probability, i.e. the physical density divided by ``N``):
   ``C = sum_m c_m gamma_m``;
 * **attraction**, ``U = <v, w>`` with ``v_s = V(x_s)``.
 
-Radial 3D (one nucleus): with the radial mass ``q(r) = 4 pi r^2 rho(r)`` one has
-``T(rho) = int q'^2/(4q) dr`` with ``q(0) = 0``, so the same discretisation applies to the
-radial cell masses; for ``N = 2`` the angular minimisation of ``1/|x - y|`` at radii ``r, r'``
-puts the electrons antipodally, giving the exact radial pair cost ``1/(r + r')``.
+Radial 3D (one nucleus): cell masses ``w_i`` on shells ``[r_i - h/2, r_i + h/2]``, density
+``f_i = w_i / |shell_i|``, faces of area ``4 pi r_{j+1/2}^2`` (none at ``r = 0``: the Neumann
+condition of a smooth radial density) and a Dirichlet wall at ``r_max``.  For ``N = 2`` the
+angular minimisation of ``1/|x - y|`` at radii ``r, r'`` puts the electrons antipodally, giving the
+exact radial pair cost ``1/(r + r')``.
 
-``relaxed_mass`` switches the transport term to the relaxed cost of a subprobability of mass
+``relaxed=True`` switches the transport term to the relaxed cost of a subprobability of mass
 ``alpha`` (``0 <= (1/N) A gamma <= w``, ``sum gamma >= N/(N-1)(alpha - 1/N)``), which is what
 the one-nucleus function ``g_b(Z, alpha)`` of Definition 5.3 needs.  ``alpha`` may itself be a
 cvxpy expression (the joint program for the limit problem (5.5)).
@@ -68,6 +72,9 @@ class EnergyModel:
     mass : total mass of ``rho`` (1 for ``F_eps``; ``alpha`` for ``g_b``).
     relaxed : use the relaxed transport cost of a subprobability (see the module docstring).
     geometry : ``"line"`` or ``"radial"`` (informational).
+    density_scale : (l,) ``f = density_scale * w`` (default ``1/h``).
+    edge_weight : (l+1,) face weights ``k_j`` of the kinetic term, face ``j`` between cells
+        ``j-1`` and ``j`` (face 0 and face ``l`` are the walls; default ``1/(2h)``).
     """
 
     points: np.ndarray
@@ -80,6 +87,8 @@ class EnergyModel:
     mass: float = 1.0
     relaxed: bool = False
     geometry: str = "line"
+    density_scale: np.ndarray | None = None
+    edge_weight: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +107,13 @@ class EnergyModel:
             raise MMOTInputError(f"need eps > 0 and b >= 0, got eps={self.eps}, b={self.b}")
         if not (0 < self.mass <= 1.0 + 1e-12):
             raise MMOTInputError(f"the mass of rho must be in (0, 1], got {self.mass}")
+        scale = np.full(l, 1.0 / self.spacing) if self.density_scale is None else np.asarray(self.density_scale, float)
+        kappa = (np.full(l + 1, 1.0 / (2.0 * self.spacing)) if self.edge_weight is None
+                 else np.asarray(self.edge_weight, float))
+        if scale.shape != (l,) or kappa.shape != (l + 1,) or np.any(scale <= 0) or np.any(kappa < 0):
+            raise MMOTInputError("density_scale must be (l,) positive and edge_weight (l+1,) non-negative")
+        object.__setattr__(self, "density_scale", scale)
+        object.__setattr__(self, "edge_weight", kappa)
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "potential", np.asarray(self.potential, dtype=float))
         object.__setattr__(self, "pair_matrix", np.asarray(self.pair_matrix, dtype=float))
@@ -120,14 +136,15 @@ def difference_operators(l: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     return D, S
 
 
-def kinetic_value(w: np.ndarray, spacing: float) -> float:
-    """``sum_j (w_{j+1} - w_j)^2 / (2 h^2 (w_j + w_{j+1}))`` with zero padding (numpy reference)."""
-    w = np.concatenate([[0.0], np.maximum(np.asarray(w, dtype=float), 0.0), [0.0]])
-    d = np.diff(w)
-    s = w[1:] + w[:-1]
+def kinetic_value(w: np.ndarray, model: EnergyModel) -> float:
+    """``sum_j k_j (f_{j+1} - f_j)^2 / (f_j + f_{j+1})``, ``f = scale * w`` zero-padded (numpy reference)."""
+    f = model.density_scale * np.maximum(np.asarray(w, dtype=float), 0.0)
+    f = np.concatenate([[0.0], f, [0.0]])
+    d = np.diff(f)
+    s = f[1:] + f[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(s > 0, d * d / np.where(s > 0, s, 1.0), 0.0)
-    return float(terms.sum() / (2.0 * spacing ** 2))
+    return float(model.edge_weight @ terms)
 
 
 @dataclass
@@ -161,7 +178,7 @@ def energy_block(model: EnergyModel, mass: Any = None, memory_limit_bytes: int |
 
     check_fits(model.transport_size(), "multiset transport term", "use fewer grid points or electrons",
                memory_limit_bytes)
-    N, l, h = int(model.n_electrons), model.size, float(model.spacing)
+    N, l = int(model.n_electrons), model.size
     C = model.pair_matrix
     distinct = bool(np.any(~np.isfinite(np.diag(C))))
     ms = multisets(l, N, distinct=distinct)
@@ -180,11 +197,15 @@ def energy_block(model: EnergyModel, mass: Any = None, memory_limit_bytes: int |
         w = occ @ gamma
         cons += [cp.sum(gamma) == mass]
     D, S = difference_operators(l)
-    t = cp.Variable(l + 1, nonneg=True, name="kinetic_epigraph")
-    x, s = D @ w, S @ w
+    edges = np.flatnonzero(model.edge_weight > 0)
+    F = sp.diags(model.density_scale)
+    Dk = sp.diags(np.sqrt(model.edge_weight[edges])) @ D[edges] @ F
+    Sk = S[edges] @ F
+    t = cp.Variable(edges.size, nonneg=True, name="kinetic_epigraph")
+    x, s = Dk @ w, Sk @ w
     # rotated cone x_j^2 <= t_j s_j, all j at once:  || (2 x_j, t_j - s_j) || <= t_j + s_j
     cons.append(cp.SOC(t + s, cp.vstack([2 * x, t - s]), axis=0))
-    kinetic = cp.sum(t) / (2.0 * h * h)
+    kinetic = cp.sum(t)
     transport = costs @ gamma
     attraction = model.potential @ w
     return EnergyBlock(model=model, w=w, gamma=gamma, t=t, constraints=cons, kinetic=kinetic,
