@@ -84,10 +84,14 @@ def _check_charges(charges: Sequence[float], positions: Sequence[float] | None) 
 def line_model(charges: Sequence[float], positions: Sequence[float] | None = None, n_points: int = DEFAULT_POINTS,
                *, n_electrons: int = 2, eps: float = 1.0, b: float | None = None,
                softening: float = DEFAULT_SOFTENING, margin: float = DEFAULT_MARGIN, mass: float = 1.0,
-               relaxed: bool = False, bounds: tuple[float, float] | None = None) -> EnergyModel:
+               relaxed: bool = False, bounds: tuple[float, float] | None = None,
+               spacing: float | None = None) -> EnergyModel:
     """1D model: nuclei ``Z_k`` at ``X_k``, soft-Coulomb attraction and interaction of width ``a``.
 
     The grid is ``n_points`` cell midpoints of ``[min X - margin, max X + margin]`` (or ``bounds``);
+    with ``spacing = h`` given, ``n_points`` is ignored and the grid has cells of width exactly ``h``
+    with the leftmost nucleus on a cell midpoint and at least ``margin`` beyond the outer nuclei
+    (so a nucleus sees the same local grid at every ``R`` that is a multiple of ``h``);
     ``V(x) = sum_k Z_k / sqrt((x - X_k)^2 + a^2)``, ``c(x, y) = 1 / sqrt((x - y)^2 + a^2)``.
     """
     Z, X = _check_charges(charges, positions)
@@ -95,9 +99,17 @@ def line_model(charges: Sequence[float], positions: Sequence[float] | None = Non
         raise MMOTInputError(f"--points must be an integer >= 3, got {n_points}")
     if not (margin > 0 and softening > 0):
         raise MMOTInputError(f"margin and softening must be positive, got {margin}, {softening}")
-    lo, hi = (float(X.min() - margin), float(X.max() + margin)) if bounds is None else map(float, bounds)
-    n = int(n_points)
-    h = (hi - lo) / n
+    if spacing is not None:
+        if not spacing > 0:
+            raise MMOTInputError(f"spacing must be positive, got {spacing}")
+        h = float(spacing)
+        k = int(math.ceil(margin / h))
+        lo = float(X.min()) - (k + 0.5) * h               # the leftmost nucleus sits on a cell midpoint
+        n = int(round((X.max() - X.min()) / h)) + 2 * k + 1
+    else:
+        lo, hi = (float(X.min() - margin), float(X.max() + margin)) if bounds is None else map(float, bounds)
+        n = int(n_points)
+        h = (hi - lo) / n
     x = lo + h * (np.arange(n) + 0.5)
     V = np.sum(Z[None, :] / np.sqrt((x[:, None] - X[None, :]) ** 2 + softening ** 2), axis=1)
     cost = SoftCoulomb(softening)
@@ -329,11 +341,13 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 def scan_distances(charges: Sequence[float], distances: Sequence[float], *, n_points: int = DEFAULT_POINTS,
                    n_electrons: int = 2, eps: float = 1.0, b: float | None = None,
                    softening: float = DEFAULT_SOFTENING, margin: float = DEFAULT_MARGIN,
-                   solver: str = "CLARABEL", progress: bool = True) -> list[tuple[float, EnergyResult]]:
+                   spacing: float | None = None, solver: str = "CLARABEL",
+                   progress: bool = True) -> list[tuple[float, EnergyResult]]:
     """Dissociation curve: two (or more, equally spaced) nuclei at distance ``R`` on a line.
 
     Nuclei sit at ``(k - (M-1)/2) R``; for each ``R`` the energy is minimised on ``n_points``
-    points of ``[-(M-1)R/2 - margin, (M-1)R/2 + margin]``.
+    points of ``[-(M-1)R/2 - margin, (M-1)R/2 + margin]`` (or cells of width ``spacing``, so the
+    resolution does not degrade as ``R`` grows).
     """
     Z = np.asarray(charges, dtype=float).reshape(-1)
     R = np.asarray(distances, dtype=float).reshape(-1)
@@ -342,7 +356,8 @@ def scan_distances(charges: Sequence[float], distances: Sequence[float], *, n_po
     out = []
     for d in _progress(R, R.size, "distances", progress):
         X = (np.arange(Z.size) - (Z.size - 1) / 2.0) * d
-        model = line_model(Z, X, n_points, n_electrons=n_electrons, eps=eps, b=b, softening=softening, margin=margin)
+        model = line_model(Z, X, n_points, n_electrons=n_electrons, eps=eps, b=b, softening=softening, margin=margin,
+                           spacing=spacing)
         out.append((float(d), minimise_energy(model, solver=solver)))
     return out
 
@@ -364,27 +379,29 @@ def scan_eps(charges: Sequence[float], eps_values: Sequence[float], separation: 
 
 # --------------------------------------------------------------------------- limit problem (N = 2)
 def _single_model(geometry: str, Z: float, n_points: int, extent: float, b: float, softening: float,
-                  mass: float = 1.0, relaxed: bool = True) -> EnergyModel:
+                  mass: float = 1.0, relaxed: bool = True, spacing: float | None = None) -> EnergyModel:
     if geometry == "radial":
         return radial_model(Z, n_points, extent, eps=1.0, b=b, mass=mass, relaxed=relaxed)
     if geometry == "line":
         return line_model([Z], [0.0], n_points, n_electrons=2, eps=1.0, b=b, softening=softening, margin=extent,
-                          mass=mass, relaxed=relaxed)
+                          mass=mass, relaxed=relaxed, spacing=spacing)
     raise MMOTInputError(f"unknown geometry {geometry!r}; choose 'line' or 'radial'")
 
 
 def g_b(charge: float, alpha: float, *, geometry: str = "line", n_points: int = DEFAULT_POINTS,
         extent: float = DEFAULT_MARGIN, b: float = 0.5, softening: float = DEFAULT_SOFTENING,
-        solver: str = "CLARABEL") -> EnergyResult:
+        spacing: float | None = None, solver: str = "CLARABEL") -> EnergyResult:
     r"""``g_b(Z, alpha) = inf_{||rho|| = alpha} T(rho) + b C(rho, 2 alpha - 1) - Z U_0(rho)``
     (Definition 5.3, ``N = 2``) on a grid: a convex program with the relaxed transport cost.
 
-    ``extent`` is ``r_max`` (radial) or the half-width of the line grid.  ``g_b(Z, alpha) =
+    ``extent`` is ``r_max`` (radial) or the half-width of the line grid (``spacing``: see
+    :func:`line_model`).  ``g_b(Z, alpha) =
     alpha g_b(Z, 1)|_{b=0}`` for ``alpha <= 1/2`` (Remark 5.4).
     """
     if not (0 < alpha <= 1):
         raise MMOTInputError(f"alpha must be in (0, 1], got {alpha}")
-    model = _single_model(geometry, charge, n_points, extent, b, softening, mass=alpha, relaxed=True)
+    model = _single_model(geometry, charge, n_points, extent, b, softening, mass=alpha, relaxed=True,
+                          spacing=spacing)
     return minimise_energy(model, solver=solver)
 
 
@@ -403,7 +420,7 @@ class LimitResult:
 
 def limit_fractions(charges: Sequence[float], *, geometry: str = "line", n_points: int = DEFAULT_POINTS,
                     extent: float = DEFAULT_MARGIN, b: float = 0.5, softening: float = DEFAULT_SOFTENING,
-                    solver: str = "CLARABEL") -> LimitResult:
+                    spacing: float | None = None, solver: str = "CLARABEL") -> LimitResult:
     r"""Solve ``min { sum_k g_b(Z_k, alpha_k) : alpha_k >= 0, sum_k alpha_k = 1 }`` (Theorem 5.7, (5.5)).
 
     One convex program: for each nucleus a grid block with density ``rho_k`` of mass ``alpha_k``
@@ -418,7 +435,8 @@ def limit_fractions(charges: Sequence[float], *, geometry: str = "line", n_point
     alpha = cp.Variable(Z.size, nonneg=True, name="alpha")
     blocks, cons, obj = [], [cp.sum(alpha) == 1], 0
     for k, z in enumerate(Z):
-        model = _single_model(geometry, float(z), n_points, extent, b, softening, mass=0.5, relaxed=True)
+        model = _single_model(geometry, float(z), n_points, extent, b, softening, mass=0.5, relaxed=True,
+                              spacing=spacing)
         blk = energy_block(model, mass=alpha[k])
         blocks.append(blk)
         cons += blk.constraints
