@@ -183,3 +183,16 @@ def test_cli_bad_input_exit_2(capsys, argv, needle):
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and needle in err and err.count("\n") == 1
+
+
+#: Finite-R fraction vs the R -> infinity limit at R = 32 (soft-Coulomb tails decay like 1/R).
+LIMIT_FRACTION_TOL = 0.025
+
+
+def test_unequal_charges_fraction_approaches_the_limit():
+    lim = limit_fractions([1.0, 0.6], spacing=0.8)
+    (_, near), (_, far) = scan_distances([1.0, 0.6], [8.0, 32.0], spacing=0.8, progress=False)
+    assert near.status == Status.OPTIMAL and far.status == Status.OPTIMAL
+    assert abs(far.fractions[0] - lim.fractions[0]) < abs(near.fractions[0] - lim.fractions[0])
+    assert abs(far.fractions[0] - lim.fractions[0]) <= LIMIT_FRACTION_TOL
+    assert far.fractions[0] > 0.5                          # the stronger nucleus holds more than one electron
