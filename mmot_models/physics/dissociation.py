@@ -490,8 +490,8 @@ def _cmd_dissociate(args: argparse.Namespace) -> int:
         if args.electrons != 2:
             raise MMOTInputError("--limit (the R -> infinity problem of the paper) is for --electrons 2")
         lim = limit_fractions(charges, n_points=args.points, softening=args.softening, extent=args.margin)
-        out["limit"] = {"fractions": lim.fractions.tolist(), "energies": lim.energies.tolist(),
-                        "energy": lim.energy, "status": lim.status.value}
+        out["limit"] = {"fractions": lim.fractions.tolist(), "electrons": (2 * lim.fractions).tolist(),
+                        "energies": lim.energies.tolist(), "energy": lim.energy, "status": lim.status.value}
         ok = ok and lim.status.ok
     if args.json:
         emit_json(out)
@@ -504,7 +504,9 @@ def _cmd_dissociate(args: argparse.Namespace) -> int:
             print(f"{r['distance']:8.3f} {r['energy']:12.6f} {r['kinetic']:10.5f} {r['transport']:10.5f} "
                   f"{r['attraction']:10.5f}  [{el}]  {r['status']}")
         if "limit" in out:
-            print(f"{'inf':>8} {out['limit']['energy']:12.6f}  fractions {out['limit']['fractions']}")
+            el = ", ".join(f"{e:.4f}" for e in out["limit"]["electrons"])
+            print(f"{'inf':>8} {out['limit']['energy']:12.6f} {'':>10} {'':>10} {'':>10}  [{el}]  "
+                  f"{out['limit']['status']}  (limit problem (5.5))")
     return EXIT_OK if ok else EXIT_NOT_CERTIFIED
 
 
