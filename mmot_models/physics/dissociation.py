@@ -209,7 +209,9 @@ class EnergyResult:
         LP within :data:`TRANSPORT_CHECK_TOL`.
     accuracy : solver name and status, constraint violation, mass error, min weight, solver
         objective vs the recomputed energy, transport gap cvxpy vs HiGHS, times.
-    bounds : Propositions 2.1 / 2.2 bounds on ``C(weights)``.
+    bounds : Propositions 2.1 / 2.2 bounds on the 1-homogeneous ``C(weights)`` (for a relaxed
+        model, ``prop21_upper`` also bounds the relaxed cost from above; ``prop22_lower`` does not
+        bound it from below, since ``C_bar`` can vanish).
     """
 
     model: EnergyModel

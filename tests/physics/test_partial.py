@@ -119,8 +119,11 @@ def test_positive_just_above_one_over_n():
 def test_probability_gives_the_ordinary_cost(N, l):
     rng = np.random.default_rng(20 + N)
     pts, w = _random_subdensity(rng, l, 1, 1.0)
-    ref = mm.solve(mm.MMOTProblem.symmetric(mm.Marginal(pts, w), N, "coulomb"), method="primal")
+    problem = mm.MMOTProblem.symmetric(mm.Marginal(pts, w), N, "coulomb")
+    ref = mm.solve(problem, method="primal")
     assert ref.status == Status.OPTIMAL
+    sym = mm.solve(problem, method="symmetric")          # the equality-constrained multiset LP
+    assert abs(sym.value - ref.value) <= LP_TOL * max(1.0, ref.value)
     for mode in ("relaxed", "homogeneous"):
         sol = relaxed_cost(w, pts, N, mode=mode)
         assert sol.status == Status.OPTIMAL
