@@ -36,7 +36,9 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
     points : (l, d) or (l,) support points.
     N : number of electrons (marginals), ``>= 2``.
     cost : pair cost or spec (``"coulomb"``, ``{"kind": "soft_coulomb", "a": 1}``, ...).
-    mode : ``"relaxed"`` or ``"homogeneous"``.
+    mode : ``"relaxed"`` (Prop. 2.4), ``"homogeneous"`` or ``"stratified"`` (clusters of every size
+        ``2..N`` with the rest sent to infinity: an upper bound on ``C_bar`` below the relaxed one,
+        equal to it for ``N = 2``; rows of the plan padded with ``-1`` for far electrons).
     pair_matrix : optional precomputed ``(l, l)`` pair-cost matrix (overrides ``cost``).
 
     Returns
@@ -47,14 +49,14 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
         ``info["plan_is_multiset"]``); ``info["mu"]`` the optimal sub-density, ``info["mass"]``,
         ``info["required_mass"]``.  Exact for the relaxation ``C_bar`` when ``N = 2``
         (Proposition 2.5); for ``N >= 3`` an upper bound on ``C_bar`` (Proposition 2.4), stated in
-        ``info["relaxation_exact"]``.
+        ``info["relaxation_exact"]``; ``mode="stratified"`` gives a smaller upper bound.
     """
     t0 = time.perf_counter()
     rho = SubDensity(points, rho_weights)
     form = PartialTransportLP(N, cost, mode=mode, pair_matrix=pair_matrix)
     kappa = required_mass(rho.mass, form.n_electrons)
-    exact_note = {"relaxation_exact": form.n_electrons == 2} if mode == "relaxed" else {}
-    if mode == "relaxed" and kappa <= 0.0:
+    exact_note = {"relaxation_exact": form.n_electrons == 2} if mode != "homogeneous" else {}
+    if mode != "homogeneous" and kappa <= 0.0:
         return Solution(value=0.0, status=Status.OPTIMAL, method=form.name, backend="closed_form",
                         lower_bound=0.0, upper_bound=0.0, bound=Bound.EXACT,
                         plan_indices=np.zeros((0, form.n_electrons), dtype=np.int64), plan_weights=np.zeros(0),

@@ -37,10 +37,29 @@ symmetrised plan ``gamma_m / |orbit(m)|`` on each ordering of ``m``.  Its one-bo
     \text{homogeneous:}\quad \min_{\gamma\ge0} \sum_m c_m\gamma_m \quad\text{s.t.}\quad
     \tfrac1N \textstyle\sum_m n_s(m)\gamma_m = \rho_s\ \ \forall s.
 
+* the **stratified** relaxation (``mode="stratified"``, not in the paper): the same LP with
+  columns for clusters of every size ``k = 2..N`` (the other ``N - k`` electrons of a cluster are
+  sent to infinity, mutually far apart), the mass row weighted by ``(k - 1)/(N - 1)``:
+
+  .. math::
+      \min_{\gamma\ge0} \sum_{k=2}^N \sum_{|m| = k} c_m\gamma_m \quad\text{s.t.}\quad
+      \tfrac1N \textstyle\sum_m n_s(m)\gamma_m \le \rho_s,\qquad
+      \sum_m \tfrac{|m| - 1}{N - 1}\gamma_m \ge \kappa.
+
+  Every feasible point is the limit cost of an explicit sequence ``rho_n -> rho`` (weak*) of
+  probabilities (clusters of ``k`` near electrons with ``N - k`` partners at far points ``n xi_j``;
+  near singletons and empty clusters absorb the rest of the unit mass), so its value is an upper
+  bound on ``C_bar(rho)``; restricted to ``k = N`` it is the relaxed LP above, hence
+  ``C_bar <= stratified <= relaxed``, with equality for ``N = 2`` (where only ``k = 2`` exists).
+  For ``N >= 3`` it can be strictly below (2.1): three electrons in a tight cluster cost three
+  pairs while a pair with its third electron at infinity costs one, so (2.1) is not an equality for
+  ``N = 3`` (the paper leaves this open); see the tests for a numerical instance.
+
 Certificate (computed here, not taken from the solver).  Every feasible ``gamma`` has mass at most
-``||rho||``.  For dual multipliers ``u >= 0`` (sites) and ``t >= 0`` (mass row) with largest
-violation ``v = max_m (t - (1/N) sum_s n_s(m) u_s - c_m)^+``, weak duality gives the certified
-lower bound ``kappa t - <u, rho> - v ||rho||``; in the homogeneous case (free ``u``, violation
+``N ||rho|| / k_min`` (its one-body mass is at most ``||rho||``).  For dual multipliers ``u >= 0``
+(sites) and ``t >= 0`` (mass row, coefficients ``a_m``) with largest violation
+``v = max_m (a_m t - (1/N) sum_s n_s(m) u_s - c_m)^+``, weak duality gives the certified lower
+bound ``kappa t - <u, rho> - v N ||rho|| / k_min``; in the homogeneous case (free ``u``,
 ``v = max_m ((1/N) sum_s n_s(m) u_s - c_m)^+``) it is ``<u, rho> - v ||rho||``.
 """
 from __future__ import annotations
@@ -50,18 +69,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..costs import PairCost, cost_from_spec
 from ..errors import MMOTInputError
 from ..problem import MASS_TOL, as_points
 from ..solution import Bound, Status
-from .multisets import multiset_count, multiset_pair_costs, multisets, occupation_matrix
+from .multisets import multiset_count, multiset_pair_costs, multisets
 from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 
-__all__ = ["SubDensity", "PartialTransportLP", "required_mass", "MODES", "PLAN_ZERO_TOL"]
+__all__ = ["SubDensity", "PartialTransportLP", "required_mass", "MODES", "FAR", "PLAN_ZERO_TOL"]
 
-#: The two costs of a subprobability this module formulates.
-MODES = ("relaxed", "homogeneous")
+#: The costs of a subprobability this module formulates.
+MODES = ("relaxed", "homogeneous", "stratified")
+#: Index of an electron sent to infinity in the rows of a stratified plan.
+FAR = -1
 #: Plan entries at or below this are dropped from the returned plan.
 PLAN_ZERO_TOL = 1e-14
 
@@ -166,20 +188,35 @@ class PartialTransportLP:
     def _distinct(self, C: np.ndarray) -> bool:
         return bool(np.any(~np.isfinite(np.diag(C))))
 
+    def _sizes(self) -> list[int]:
+        """Cluster sizes ``k`` of the columns: ``[N]``, or ``2..N`` in the stratified mode."""
+        N = self.n_electrons
+        return list(range(2, N + 1)) if self.mode == "stratified" else [N]
+
     def size(self, rho: SubDensity) -> LPSize:
         distinct = self.pair_matrix is None and self.cost.singular_diagonal
-        M = multiset_count(rho.size, self.n_electrons, distinct)
+        M = sum(multiset_count(rho.size, k, distinct) for k in self._sizes())
         return LPSize(M, rho.size + 1, M * (self.n_electrons + 1))
 
     def columns(self, rho: SubDensity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Multisets of finite cost, their costs and the pair matrix (shared with the cvxpy models)."""
+        """Multisets of finite cost, their costs and the pair matrix (shared with the cvxpy models).
+
+        Rows have ``N`` entries; in the stratified mode a cluster of ``k < N`` sites is padded with
+        :data:`FAR` (``-1``: an electron sent to infinity).
+        """
         C = self._matrix(rho)
-        ms = multisets(rho.size, self.n_electrons, distinct=self._distinct(C))
-        cost = multiset_pair_costs(C, ms)
-        if np.any(np.isnan(cost)):
-            raise MMOTInputError("the pair cost is NaN for some pairs of sites; check the cost")
-        keep = np.isfinite(cost)
-        return ms[keep], cost[keep], C
+        N = self.n_electrons
+        blocks, costs = [], []
+        for k in self._sizes():
+            ms = multisets(rho.size, k, distinct=self._distinct(C)).astype(np.int64)
+            cost = multiset_pair_costs(C, ms)
+            if np.any(np.isnan(cost)):
+                raise MMOTInputError("the pair cost is NaN for some pairs of sites; check the cost")
+            keep = np.isfinite(cost)
+            ms = ms[keep]
+            blocks.append(np.concatenate([ms, np.full((ms.shape[0], N - k), FAR, dtype=np.int64)], axis=1))
+            costs.append(cost[keep])
+        return np.concatenate(blocks, axis=0), np.concatenate(costs), C
 
     # ------------------------------------------------------------------ build / invert
     def build(self, rho: SubDensity, memory_limit_bytes: int | None = None) -> StandardLP:
@@ -187,21 +224,26 @@ class PartialTransportLP:
                    "use fewer grid points or fewer electrons", memory_limit_bytes)
         N, l = self.n_electrons, rho.size
         ms, cost, _ = self.columns(rho)
-        occ = occupation_matrix(ms, l) / N                      # (l, M): marginal of each column
         M = ms.shape[0]
+        near = ms >= 0
+        k = near.sum(axis=1)
+        cols = np.repeat(np.arange(M), N)[near.reshape(-1)]
+        occ = sp.csc_matrix((np.full(cols.size, 1.0 / N), (ms[near], cols)), shape=(l, M))
+        occ.sum_duplicates()                                    # (l, M): one-body marginal of each column
         b = np.asarray(rho.weights, dtype=float)
-        if self.mode == "relaxed":
+        if self.mode == "homogeneous":
+            kappa = rho.mass
+            A = occ
+            row_lower, row_upper = b.copy(), b.copy()
+        else:
             kappa = required_mass(rho.mass, N)
-            A = _vstack_csc(occ, np.ones(M))
+            A = sp.vstack([occ, sp.csr_matrix(((k - 1) / (N - 1))[None, :])], format="csc")
             row_lower = np.concatenate([np.full(l, -np.inf), [kappa]])
             row_upper = np.concatenate([b, [np.inf]])
-        else:
-            kappa = rho.mass
-            A = occ.tocsc()
-            row_lower, row_upper = b.copy(), b.copy()
         return StandardLP(c=cost, A=A, row_lower=row_lower, row_upper=row_upper, col_lower=np.zeros(M),
                           col_upper=np.full(M, np.inf), name=self.name,
-                          meta={"multisets": ms, "kappa": kappa, "mass": rho.mass, "n_sites": l})
+                          meta={"multisets": ms, "kappa": kappa, "mass": rho.mass, "n_sites": l,
+                                "plan_mass_bound": N * rho.mass / int(k.min())})
 
     def invert(self, rho: SubDensity, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         """Map a backend answer to ``Solution`` fields (value, certified bounds, plan, ``mu``)."""
@@ -219,32 +261,29 @@ class PartialTransportLP:
         x = np.maximum(res.x, 0.0)
         mu = occ @ x
         primal = float(lp.c @ x)
-        if self.mode == "relaxed":
-            resid = max(float(np.max(mu - rho.weights, initial=0.0)), max(0.0, kappa - float(x.sum())))
-        else:
+        if self.mode == "homogeneous":
             resid = float(np.max(np.abs(mu - rho.weights), initial=0.0))
+        else:
+            mass_row = float((lp.A[l] @ x)[0])
+            resid = max(float(np.max(mu - rho.weights, initial=0.0)), max(0.0, kappa - mass_row))
         keep = x > PLAN_ZERO_TOL
-        out.update(plan_indices=lp.meta["multisets"][keep].astype(np.int64), plan_weights=x[keep],
+        out.update(plan_indices=lp.meta["multisets"][keep], plan_weights=x[keep],
                    primal_value=primal, upper_bound=primal, value=primal, marginal_error=np.full(N, resid))
         out["info"].update(mu=mu, plan_mass=float(x.sum()), plan_is_multiset=True, constraint_residual=resid)
         if res.row_dual is not None:
             y = np.asarray(res.row_dual, dtype=float)
-            if self.mode == "relaxed":
-                u = np.maximum(-y[:l], 0.0)
-                t = max(float(y[l]), 0.0)
-                viol = float(np.max(t - occ.T @ u - lp.c, initial=0.0))
-                dual = kappa * t - float(u @ rho.weights)
-            else:
+            if self.mode == "homogeneous":
                 u = y[:l]
                 viol = float(np.max(occ.T @ u - lp.c, initial=0.0))
                 dual = float(u @ rho.weights)
+            else:
+                u = np.maximum(-y[:l], 0.0)
+                t = max(float(y[l]), 0.0)
+                coef = np.asarray(lp.A[l].todense()).reshape(-1)
+                viol = float(np.max(t * coef - occ.T @ u - lp.c, initial=0.0))
+                dual = kappa * t - float(u @ rho.weights)
             viol = max(viol, 0.0)
-            out.update(potentials=tuple([u] * N), dual_value=dual, lower_bound=dual - viol * mass)
+            out.update(potentials=tuple([u] * N), dual_value=dual,
+                       lower_bound=dual - viol * lp.meta["plan_mass_bound"])
             out["info"]["dual_violation"] = viol
         return out
-
-
-def _vstack_csc(A, last_row: np.ndarray):
-    import scipy.sparse as sp
-
-    return sp.vstack([A, sp.csr_matrix(last_row[None, :])], format="csc")

@@ -177,3 +177,54 @@ def test_bad_input_raises(weights, N):
 def test_unknown_mode_raises():
     with pytest.raises(MMOTInputError, match="mode"):
         relaxed_cost(np.array([0.3, 0.3]), np.array([0.0, 1.0]), 2, mode="bogus")
+
+
+#: Far points of the explicit weak* sequence sit at n * (10, 20, 40); pair slack per configuration.
+FAR_DIRECTIONS = np.array([10.0, 20.0, 40.0])
+#: Relative margin by which the stratified bound beats (2.1) on the N = 3 examples (6 % to 58 %).
+STRICT_MARGIN = 0.05
+
+
+@pytest.mark.parametrize("seed,mass", [(0, 0.8), (1, 0.6)])
+def test_stratified_equals_relaxed_for_two_electrons(seed, mass):
+    rng = np.random.default_rng(seed)
+    pts, w = _random_subdensity(rng, 8, 1, mass)
+    a = relaxed_cost(w, pts, 2)
+    b = relaxed_cost(w, pts, 2, mode="stratified")
+    assert b.status == Status.OPTIMAL and b.gap <= LP_TOL
+    assert abs(a.value - b.value) <= LP_TOL * max(1.0, a.value)
+
+
+def _far_cluster_sequence(w, pts, sol, N, n):
+    """rho_n = rho + far atoms realising the stratified plan (clusters + singletons + empty)."""
+    idx, g = sol.plan_indices, sol.plan_weights
+    n_far = (idx < 0).sum(axis=1)
+    singles = np.maximum(N * (w - sol.info["mu"]), 0.0).sum()
+    empty = max(1.0 - g.sum() - singles, 0.0)
+    far_w = np.array([g[n_far >= j].sum() + singles * (j <= N - 1) + empty for j in range(1, N + 1)]) / N
+    return np.concatenate([pts[:, 0], n * FAR_DIRECTIONS[:N]]), np.concatenate([w, far_w])
+
+
+@pytest.mark.parametrize("seed,mass", [(0, 0.7), (1, 0.9), (2, 0.5)])
+def test_stratified_bound_is_attained_and_beats_prop24_for_three_electrons(seed, mass):
+    """C_bar <= stratified < (2.1) for N = 3: the explicit weak* sequence rho_n -> rho (exact LP) costs
+    the stratified value + O(1/n), strictly below the relaxed bound of Proposition 2.4."""
+    N = 3
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-0.3, 0.3, size=(8, 1))
+    w = rng.uniform(0.2, 1.0, size=8)
+    w = mass * w / w.sum()
+    strat = relaxed_cost(w, pts, N, mode="stratified")
+    relax = relaxed_cost(w, pts, N)
+    assert strat.status == Status.OPTIMAL and relax.status == Status.OPTIMAL
+    assert strat.value < (1.0 - STRICT_MARGIN) * relax.value
+    for n in (1e3, 1e5):
+        x, wn = _far_cluster_sequence(w, pts, strat, N, n)
+        exact = mm.solve(mm.MMOTProblem.symmetric(mm.Marginal(x, np.maximum(wn, 0.0), normalize=True), N, "coulomb"),
+                         method="primal")
+        assert exact.status == Status.OPTIMAL
+        slack = 3.0 / (10.0 * n - 1.0)
+        assert strat.value - 1e-7 <= exact.value <= strat.value + slack + 1e-7
+    # at mass 1 nothing can leave: all three coincide with the ordinary cost
+    one = relaxed_cost(w / mass, pts, N, mode="stratified")
+    assert one.value == pytest.approx(relaxed_cost(w / mass, pts, N).value, rel=1e-9)
