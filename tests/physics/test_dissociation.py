@@ -196,3 +196,19 @@ def test_unequal_charges_fraction_approaches_the_limit():
     assert abs(far.fractions[0] - lim.fractions[0]) < abs(near.fractions[0] - lim.fractions[0])
     assert abs(far.fractions[0] - lim.fractions[0]) <= LIMIT_FRACTION_TOL
     assert far.fractions[0] > 0.5                          # the stronger nucleus holds more than one electron
+
+
+def test_three_electrons_three_nuclei_valid_and_mirror_symmetric():
+    res = minimise_energy(line_model([1.0, 1.0, 1.0], [-2.0, 0.0, 2.0], 21, n_electrons=3, margin=5.0))
+    assert res.status == Status.OPTIMAL
+    assert np.all(res.weights >= 0.0) and abs(res.weights.sum() - 1.0) <= MASS_TOL
+    assert abs(res.fractions[0] - res.fractions[2]) <= SYMMETRY_TOL
+    assert res.electrons.sum() == pytest.approx(3.0, abs=3 * MASS_TOL)
+    assert res.bounds["prop22_lower"] <= res.transport <= res.bounds["prop21_upper"]
+
+
+def test_radial_model_is_for_two_electrons():
+    from mmot_models.errors import MMOTInputError
+
+    with pytest.raises(MMOTInputError, match="N = 2"):
+        radial_model(1.0, 20, 10.0, n_electrons=3)
