@@ -30,6 +30,8 @@ TRANSPORT_REL_TOL = 1e-6
 #: Grid discretisation vs a fine finite-difference eigenvalue (61 points) / hydrogen (120 shells).
 DISCRETISATION_REL_TOL = 5e-3
 HYDROGEN_ABS_TOL = 2e-3
+#: Hydrogen energy on the coarser 60-shell grid of the limit program.
+HYDROGEN_COARSE_ABS_TOL = 3e-3
 #: Recomputed energy vs the solver objective.
 OBJECTIVE_TOL = 1e-6
 #: Joint limit program vs separately solved g_b values.
@@ -129,6 +131,16 @@ def test_limit_equal_charges_one_half_each():
     lim = limit_fractions([1.0, 1.0], n_points=41)
     assert lim.status == Status.OPTIMAL
     assert np.allclose(lim.fractions, 0.5, atol=SYMMETRY_TOL)
+    # Remark 5.11: the H2 limit energy is that of two separate one-electron atoms, F = E_1
+    e1 = g_b(1.0, 1.0, b=0.0, n_points=41).energy
+    assert lim.energy == pytest.approx(e1, rel=1e-6)
+
+
+def test_limit_h2_radial_is_twice_hydrogen():
+    """Remark 5.11 in 3D: 4 g_b(1, 1/2) = 2 * (-1/4) (paper's units, N F = 2 F per the remark)."""
+    lim = limit_fractions([1.0, 1.0], geometry="radial", n_points=60, extent=20.0)
+    assert np.allclose(lim.fractions, 0.5, atol=SYMMETRY_TOL)
+    assert abs(2.0 * lim.energy - 2.0 * (-0.25)) <= 2.0 * HYDROGEN_COARSE_ABS_TOL
 
 
 def test_limit_unequal_charges_matches_separate_g_b():
