@@ -481,24 +481,29 @@ def _cmd_dissociate(args: argparse.Namespace) -> int:
         raise MMOTInputError(f"--points must be >= 3, got {args.points}")
     rows = []
     ok = True
+    if args.spacing is not None and not args.spacing > 0:
+        raise MMOTInputError(f"--spacing must be positive, got {args.spacing}")
     for d, res in scan_distances(charges, distances, n_points=args.points, n_electrons=args.electrons,
                                  softening=args.softening, margin=args.margin, eps=args.eps,
-                                 progress=not args.no_progress):
+                                 spacing=args.spacing, progress=not args.no_progress):
         rows.append({"distance": d, **res.terms()})
         ok = ok and res.status.ok
     out: dict[str, Any] = {"charges": charges, "n_electrons": args.electrons, "points": args.points,
+                           "spacing": args.spacing,
                            "softening": args.softening, "model": "1D soft-Coulomb", "scan": rows}
     if args.limit:
         if args.electrons != 2:
             raise MMOTInputError("--limit (the R -> infinity problem of the paper) is for --electrons 2")
-        lim = limit_fractions(charges, n_points=args.points, softening=args.softening, extent=args.margin)
+        lim = limit_fractions(charges, n_points=args.points, softening=args.softening, extent=args.margin,
+                              spacing=args.spacing)
         out["limit"] = {"fractions": lim.fractions.tolist(), "electrons": (2 * lim.fractions).tolist(),
                         "energies": lim.energies.tolist(), "energy": lim.energy, "status": lim.status.value}
         ok = ok and lim.status.ok
     if args.json:
         emit_json(out)
     else:
-        print(f"mmot dissociate: charges {charges}, N = {args.electrons}, {args.points} points (1D soft Coulomb)")
+        grid = f"cells of width {args.spacing:g}" if args.spacing else f"{args.points} points"
+        print(f"mmot dissociate: charges {charges}, N = {args.electrons}, {grid} (1D soft Coulomb)")
         head = f"{'R':>8} {'F':>12} {'T':>10} {'C':>10} {'U':>10}  electrons per nucleus"
         print(head)
         for r in rows:
@@ -519,6 +524,8 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--distances", default="1,2,4,8", help="internuclear distances, comma-separated")
     p.add_argument("--electrons", type=int, default=2, help="number of electrons N (default 2)")
     p.add_argument("--points", type=int, default=DEFAULT_POINTS, help=f"grid points (default {DEFAULT_POINTS})")
+    p.add_argument("--spacing", type=float, default=None,
+                   help="cell width (overrides --points; keeps the resolution fixed as R grows)")
     p.add_argument("--softening", type=float, default=DEFAULT_SOFTENING, help="soft-Coulomb length a (default 1)")
     p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="grid margin beyond the nuclei (default 8)")
     p.add_argument("--eps", type=float, default=1.0, help="kinetic weight eps (default 1)")

@@ -224,3 +224,14 @@ def test_radial_model_is_for_two_electrons():
 
     with pytest.raises(MMOTInputError, match="N = 2"):
         radial_model(1.0, 20, 10.0, n_electrons=3)
+
+
+def test_cli_spacing_and_limit(capsys):
+    code = main(["dissociate", "--charges", "1,0.6", "--distances", "16", "--spacing", "0.8", "--limit", "--json",
+                 "--no-progress"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    lim = out["limit"]
+    assert lim["status"] == "optimal" and sum(lim["electrons"]) == pytest.approx(2.0, abs=1e-6)
+    assert lim["electrons"][0] > 1.0                      # the stronger nucleus keeps a fractional surplus
+    assert out["scan"][0]["electrons"][0] > 1.0
