@@ -235,3 +235,16 @@ def test_cli_spacing_and_limit(capsys):
     assert lim["status"] == "optimal" and sum(lim["electrons"]) == pytest.approx(2.0, abs=1e-6)
     assert lim["electrons"][0] > 1.0                      # the stronger nucleus keeps a fractional surplus
     assert out["scan"][0]["electrons"][0] > 1.0
+
+
+#: Clarabel (interior point) vs SCS (first-order, eps 1e-7) on the same energy program.
+SOLVER_AGREEMENT_TOL = 1e-6
+
+
+def test_clarabel_and_scs_agree_on_the_energy():
+    model = line_model([1.0, 1.0], [-1.0, 1.0], 31)
+    a = minimise_energy(model)
+    b = minimise_energy(model, solver="SCS")
+    assert a.status == Status.OPTIMAL and b.status == Status.OPTIMAL
+    assert abs(a.energy - b.energy) <= SOLVER_AGREEMENT_TOL
+    assert np.max(np.abs(a.weights - b.weights)) <= 1e-4
