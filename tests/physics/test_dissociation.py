@@ -248,3 +248,23 @@ def test_clarabel_and_scs_agree_on_the_energy():
     assert a.status == Status.OPTIMAL and b.status == Status.OPTIMAL
     assert abs(a.energy - b.energy) <= SOLVER_AGREEMENT_TOL
     assert np.max(np.abs(a.weights - b.weights)) <= 1e-4
+
+
+def test_remark_5_10_transition_radial():
+    """3D radial, exact Coulomb.  Remark 5.10: if g_b(Z1, 1) > (E_1(Z1) + E_1(Z2)) / 2 the limit split
+    is fractional (alpha < 1); for a weak second nucleus both electrons sit on the first (alpha = 1)."""
+    kw = dict(geometry="radial", n_points=40, extent=20.0)
+    e1 = {z: g_b(z, 1.0, b=0.0, **kw).energy for z in (1.0, 0.8)}   # one-electron energies (b = 0)
+    g11 = g_b(1.0, 1.0, **kw).energy
+    assert g11 > (e1[1.0] + e1[0.8]) / 2                            # the paper's sufficient condition holds
+    frac = limit_fractions([1.0, 0.8], **kw).fractions[0]
+    assert 0.5 < frac < 1.0
+    assert limit_fractions([1.0, 0.3], **kw).fractions[0] >= 1.0 - 1e-4
+
+
+@pytest.mark.slow
+def test_fraction_converges_to_the_limit_at_large_distance():
+    lim = limit_fractions([1.0, 0.6], spacing=0.4)
+    (_, far), = scan_distances([1.0, 0.6], [64.0], spacing=0.4, progress=False)
+    assert abs(far.fractions[0] - lim.fractions[0]) <= 5e-3
+    assert abs(far.energy - lim.energy) <= 0.01                    # soft-Coulomb tails ~ 1/R
