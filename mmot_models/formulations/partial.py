@@ -145,7 +145,7 @@ class SubDensity:
 
 @dataclass
 class PartialTransportLP:
-    """Builder and inverter of the relaxed / homogeneous multiset LP of a :class:`SubDensity`.
+    """Builder and inverter of the relaxed / homogeneous / stratified multiset LP of a :class:`SubDensity`.
 
     Parameters
     ----------
@@ -153,7 +153,7 @@ class PartialTransportLP:
         ``N >= 2``.
     cost : PairCost or spec
         Pair cost ``c(x, y)``; ignored where ``pair_matrix`` is given.
-    mode : {"relaxed", "homogeneous"}
+    mode : {"relaxed", "homogeneous", "stratified"}
     pair_matrix : ndarray (l, l), optional
         Precomputed pair-cost matrix on the support (e.g. the radial ``1/(r + r')``); ``+inf``
         entries are forbidden pairs.
