@@ -188,5 +188,5 @@ class KRepresentability:
             out["pair_density"] = pair_density_of_plan(ms[keep], w[keep], l)
         if res.row_dual is not None:
             out["dual"], out["dual_violation"] = certified_lower_bound(lp, res.row_dual, mass=1.0)
-            out["potential"] = np.asarray(res.row_dual[:l]) / lp.meta["k"] * lp.meta["N"]
+            out["potential"] = np.asarray(res.row_dual[:l]) * lp.meta["k"] / lp.meta["N"]  # N mu.u = k mu.y
         return out
