@@ -155,3 +155,20 @@ def test_cli_atom_text_bohr_three_electrons(capsys):
     code, out, _ = _run(capsys, ["atom", "bohr", "--electrons", "3", "--points", "12"])
     assert code == 0
     assert "value" in out and "lower_bound" in out and "upper_bound" in out
+
+
+# ------------------------------------------------------------------------------------------ slow
+@pytest.mark.slow
+def test_neon_sgs_upper_bound_near_published_value():
+    """Ne (N=10): SGS plan with the shipped HF density; 64 angular starts (about 30 s)."""
+    v = sgs_value(load_atomic_density("Ne"))
+    assert abs(v - PUBLISHED_SGS["Ne"]) / PUBLISHED_SGS["Ne"] < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symbol,L", [("Li", 60), ("Be", 20)])
+def test_refined_radial_lp_equals_sgs_grid_plan(symbol, L):
+    sol = sce_energy(symbol, points=L, reference=False)
+    idx, w = sgs_grid_plan(L, sol.problem.n_marginals)
+    sgs_grid = float(sol.problem.tuple_costs(idx) @ w)
+    assert sol.status.ok and sol.value <= sgs_grid + 1e-9 and abs(sol.value - sgs_grid) < 1e-8
