@@ -23,8 +23,9 @@ a symmetric N-ary cost, so the package's symmetric multiset LP / column generati
   energy of an actual configuration, hence an *upper* bound of ``c~``, converged to about
   ``1e-12`` relative at the local minimum reached (:data:`GENERAL_ACCURACY`).  Global: for N = 3, 4
   it agrees with the two-angle Newton / scipy multi-start to ``1e-12``; for N = 10 (Ne) the
-  angular landscape has many local minima a few ``1e-4`` apart (relative), and more starts
-  still lower the value slightly (SGS Ne: 46.0894 with 8 starts, 46.0826 with 64, 46.0819 with 256).
+  angular landscape has many local minima a few ``1e-4`` apart (relative): plain multi-start
+  gives SGS Ne 46.0894 (8 starts), 46.0826 (64), 46.0819 (256, 150 s); along a curve of
+  configurations the continuation sweeps of :func:`sgs_value` reach 46.0819 from 32 starts in 8 s.
   :class:`RadialCoulombCost` caches values per multiset of radii (vectorised lookup).
 
 Grids (:func:`radial_grid`): ``"quantile"`` (equal-mass cells, points at the cell medians:
@@ -304,12 +305,12 @@ def _greedy_start(r: np.ndarray, order: np.ndarray, n_dirs: int = 64) -> np.ndar
 
 
 def default_starts(n_electrons: int) -> int:
-    """Default number of starts of :func:`radial_cost_general`: 8 (N <= 4), 16 (N <= 6), 64 beyond."""
-    return 8 if n_electrons <= 4 else (16 if n_electrons <= 6 else 64)
+    """Default number of starts of :func:`radial_cost_general`: 8 (N <= 4), 16 (N <= 6), 32 beyond."""
+    return 8 if n_electrons <= 4 else (16 if n_electrons <= 6 else 32)
 
 
 def radial_cost_general(radii: np.ndarray, n_starts: int | None = None, max_iter: int = 2000, tol: float = 1e-8,
-                        seed: int = 0, return_vectors: bool = False
+                        seed: int = 0, return_vectors: bool = False, starts: np.ndarray | None = None
                         ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Effective radial cost for any N by batched projected gradient on ``(S^2)^N``.
 
@@ -320,19 +321,28 @@ def radial_cost_general(radii: np.ndarray, n_starts: int | None = None, max_iter
     regular N-gon in a plane through the nucleus, the others are uniform random unit vectors
     (seeded, so the result is deterministic).
 
+    ``starts`` (``(m, K, N, 3)``) adds user starts (e.g. the optimum of a neighbouring
+    configuration); with ``starts`` given, ``n_starts`` may be 0.
+
     Returns the best energy per configuration (an actual configuration's energy, so an upper
     bound of ``c~``), and optionally its unit vectors ``(m, N, 3)``.
     """
     r = np.atleast_2d(np.asarray(radii, dtype=float))
     m, N = r.shape
     rng = np.random.default_rng(seed)
-    S = max(1, int(n_starts if n_starts is not None else default_starts(N)))
+    S = int(n_starts if n_starts is not None else default_starts(N))
+    S = max(0 if starts is not None else 1, S)
     u = rng.normal(size=(m, S, N, 3))
-    u[:, 0] = _polygon_start(N)[None]
+    if S >= 1:
+        u[:, 0] = _polygon_start(N)[None]
     if S >= 3 and N >= 4:  # greedy placements, outermost first and innermost first
         desc = np.argsort(-r, axis=1, kind="stable")
         u[:, 1] = _greedy_start(r, desc)
         u[:, 2] = _greedy_start(r, desc[:, ::-1])
+    if starts is not None:
+        st = np.asarray(starts, dtype=float).reshape(m, -1, N, 3)
+        u = np.concatenate([u, st], axis=1)
+        S = u.shape[1]
     u /= np.linalg.norm(u, axis=-1, keepdims=True)
     u = u.reshape(m * S, N, 3)
     rr = np.repeat(r, S, axis=0)[:, :, None]
@@ -509,13 +519,15 @@ def sgs_comotion(density: RadialDensity, r: np.ndarray, n_electrons: int | None 
 
 
 def sgs_value(density: RadialDensity, n_electrons: int | None = None, n_panels: int | None = None,
-              n_per_panel: int = 8, **cost_options) -> float:
+              n_per_panel: int = 8, sweeps: int = 20, **cost_options) -> float:
     """Energy of the SGS radial plan, ``int_0^1 c~(Q(t), f_2(Q(t)), ..., f_N(Q(t))) dt``.
 
     An upper bound of the SCE energy (a feasible plan; ``c~`` from local minimisation is itself an
     upper bound), exact for N=2.  Gauss-Legendre on ``n_panels`` panels of each ``[k/N, (k+1)/N]``
     (default 24 for N <= 4, 8 for N <= 6, 4 beyond: the angular minimisations dominate the cost;
-    Ne: 4 and 8 panels differ by 4e-4 hartree).
+    Ne: 4 and 8 panels differ by 5e-5 hartree).  For N >= 4 the distinct multisets, ordered
+    along the curve, are minimised with up to ``sweeps`` continuation sweeps
+    (:func:`_continued_minimum`).
     """
     N = int(n_electrons or density.n_electrons)
     if n_panels is None:
@@ -528,8 +540,32 @@ def sgs_value(density: RadialDensity, n_electrons: int | None = None, n_panels: 
     f = np.sort(sgs_comotion(density, r, N).T, axis=1)
     # the SGS multisets repeat between the intervals [k/N, (k+1)/N]: minimise each distinct one once
     _, first, inv = np.unique(np.round(f, 10), axis=0, return_index=True, return_inverse=True)
-    c = radial_cost(f[first], **cost_options)[inv.reshape(-1)]
-    return float(np.sum(w * c))
+    if N <= 3:
+        c = radial_cost(f[first], **cost_options)
+    else:
+        order = np.argsort(first)  # distinct multisets in the order of t: neighbours are similar
+        rows = f[first][order]
+        c_ord = _continued_minimum(rows, max_sweeps=sweeps, **cost_options)
+        c = np.empty_like(c_ord)
+        c[order] = c_ord
+    return float(np.sum(w * c[inv.reshape(-1)]))
+
+
+def _continued_minimum(rows: np.ndarray, max_sweeps: int = 20, **cost_options) -> np.ndarray:
+    """Angular minima of radii ``rows`` ordered along a path (SGS curve): multi-start first, then
+    sweeps restarting every row from the optimal directions of its two neighbours until no row
+    improves (continuation; finds lower local minima than many more random starts for N=10)."""
+    c, u = radial_cost_general(rows, return_vectors=True, **cost_options)
+    opts = {k: v for k, v in cost_options.items() if k != "n_starts"}
+    for _ in range(max_sweeps):
+        st = np.stack([np.roll(u, 1, axis=0), np.roll(u, -1, axis=0)], axis=1)
+        c2, u2 = radial_cost_general(rows, n_starts=0, starts=st, return_vectors=True, **opts)
+        better = c2 < c * (1 - 1e-13)
+        if not better.any():
+            break
+        c = np.where(better, c2, c)
+        u = np.where(better[:, None, None], u2, u)
+    return c
 
 
 def sgs_grid_plan(n_points: int, n_electrons: int) -> tuple[np.ndarray, np.ndarray]:

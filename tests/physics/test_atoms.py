@@ -158,9 +158,8 @@ def test_cli_atom_text_bohr_three_electrons(capsys):
 
 
 # ------------------------------------------------------------------------------------------ slow
-@pytest.mark.slow
 def test_neon_sgs_upper_bound_near_published_value():
-    """Ne (N=10): SGS plan with the shipped HF density; 64 angular starts (about 30 s)."""
+    """Ne (N=10): SGS plan with the shipped HF density (32 starts + continuation sweeps, ~8 s)."""
     v = sgs_value(load_atomic_density("Ne"))
     assert abs(v - PUBLISHED_SGS["Ne"]) / PUBLISHED_SGS["Ne"] < 1e-3
 
