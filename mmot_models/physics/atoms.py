@@ -41,6 +41,7 @@ from .radial import (RadialGrid, comotion_n2, effective_radial_cost, potential_f
                      radial_pair_cost, sce_value_n2, sgs_comotion, sgs_value)
 
 __all__ = ["sce_energy", "PUBLISHED_SGS", "DEFAULT_POINTS", "comotion_functions", "kantorovich_potential",
+           "variance_bound",
            "support_pairs", "plot_atom", "register_cli", "LP_METHODS"]
 
 #: Published SGS (Seidl, Gori-Giorgi, Savin) V_ee^SCE values in hartree (upper bounds for N > 2).
@@ -84,11 +85,24 @@ def _comotion_solution(density: RadialDensity, label: str, t0: float, **cost_opt
                         info={"atom": label, "n_electrons": N, "quadrature_error": err,
                               "published_sgs": _published(label)})
     v = sgs_value(density, **cost_options)
+    lower = variance_bound(density)
     return Solution(value=v, status=Status.CONVERGED, method="radial_sgs", backend="quadrature",
-                    lower_bound=-math.inf, upper_bound=v, bound=Bound.UPPER, wall_time_s=time.perf_counter() - t0,
-                    message="continuum SGS co-motion plan: an upper bound of V_ee^SCE (angular minimum from the "
-                            "best of several starts)",
-                    info={"atom": label, "n_electrons": N, "published_sgs": _published(label)})
+                    lower_bound=lower, upper_bound=v, bound=Bound.UPPER, wall_time_s=time.perf_counter() - t0,
+                    message="continuum SGS co-motion plan: an upper bound of V_ee^SCE (angular minima: best of "
+                            "several starts and continuation sweeps); lower bound from the variance of rho/N",
+                    info={"atom": label, "n_electrons": N, "published_sgs": _published(label),
+                          "lower_bound_kind": "variance bound P sqrt((N-1)/(2N <r^2>))"})
+
+
+def variance_bound(density: RadialDensity) -> float:
+    """Certified (weak) lower bound ``P sqrt((N-1) / (2 N Var))``, ``P = N(N-1)/2``, ``Var = <r^2>``
+    of ``rho/N`` (mean 0 by symmetry); see :func:`mmot_models.physics.reference.variance_lower_bound`."""
+    from .densities import _cell_integrals
+
+    N = density.n_electrons
+    edges = np.concatenate([[0.0], np.geomspace(1e-6, density.r_max, 4000)])
+    var = float(np.sum(_cell_integrals(lambda r: r * r * density.radial_marginal(r), edges)))
+    return N * (N - 1) / 2 * math.sqrt((N - 1) / (2 * N * var))
 
 
 def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points: int | None = None,

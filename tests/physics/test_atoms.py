@@ -117,6 +117,15 @@ def test_lp_dual_potential_matches_comotion_potential_for_two_electrons():
     assert np.max(np.abs(sol.potentials[0][mask] - u_co[mask])) < LP_DUAL_POT_TOL
 
 
+def test_variance_lower_bound_closed_form_and_below_energies():
+    from mmot_models.physics.atoms import variance_bound
+    # hydrogen 1s: <r^2> = 3, so for N=2: 1 * sqrt(1 / (4 * 3))
+    assert abs(variance_bound(bohr_atom(2)) - math.sqrt(1 / 12)) < 1e-10
+    assert variance_bound(bohr_atom(2)) < BOHR_REF
+    sol = sce_energy("Be", method="comotion")
+    assert sol.lower_bound == variance_bound(load_atomic_density("Be")) < sol.value == sol.upper_bound
+
+
 # ------------------------------------------------------------------------------------------ CLI
 def _run(capsys, argv):
     code = cli.main(argv)
