@@ -107,7 +107,8 @@ def variance_bound(density: RadialDensity) -> float:
 
 def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points: int | None = None,
                method: str = "auto", grid: str | None = None, backend: str = "highs", reference: bool = True,
-               cost_options: dict[str, Any] | None = None, **options: Any) -> Solution:
+               cost_options: dict[str, Any] | None = None, max_configurations: int = 50_000,
+               **options: Any) -> Solution:
     """Strictly-correlated-electrons energy ``V_ee^SCE`` of a spherically symmetric atom.
 
     Parameters
@@ -131,6 +132,8 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
         difference to the LP (``info["discretisation_gap"]``).
     cost_options : dict, optional
         Passed to the angular minimisation (e.g. ``{"n_starts": 16}``).
+    max_configurations : int
+        For N >= 4 refuse LPs needing more angular minimisations (multisets) than this.
     **options
         Passed to :func:`mmot_models.solve` (``time_limit``, ``threads``, ...).
 
@@ -154,6 +157,14 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
     from ..solve import solve
 
     L = int(points) if points is not None else DEFAULT_POINTS.get(N, 12)
+    if N >= 4:
+        from ..formulations.multisets import multiset_count
+        n_cfg = multiset_count(L, N, False)
+        if n_cfg > max_configurations:
+            raise MMOTInputError(
+                f"the radial LP for N={N} on {L} points needs {n_cfg} angular minimisations (limit "
+                f"{max_configurations}, ~3 ms each); use fewer points, method='comotion', or raise "
+                "max_configurations")
     grid = grid or ("graded" if N == 2 else "quantile")
     g = radial_grid(density, L, kind=grid)
     cost = radial_pair_cost() if N == 2 else effective_radial_cost(N, **copts)

@@ -160,6 +160,11 @@ def test_cli_atom_bad_input(capsys):
     assert code == 2 and "error:" in err
 
 
+def test_cli_atom_refuses_huge_radial_lp(capsys):
+    code, _, err = _run(capsys, ["atom", "Ne", "--method", "symmetric", "--points", "10"])
+    assert code == 2 and "angular minimisations" in err
+
+
 def test_cli_atom_text_bohr_three_electrons(capsys):
     code, out, _ = _run(capsys, ["atom", "bohr", "--electrons", "3", "--points", "12"])
     assert code == 0
