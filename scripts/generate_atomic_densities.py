@@ -59,7 +59,8 @@ def spherical_density(symbol: str, r: np.ndarray, lebedev_points: int = 110) -> 
     coords = (r[:, None, None] * dirs[None, :, :]).reshape(-1, 3)
     ao = mol.eval_gto("GTOval", coords)
     rho = numint.eval_rho(mol, ao, dm).reshape(r.size, dirs.shape[0])
-    aniso = float(np.max(np.abs(rho - rho.mean(axis=1, keepdims=True)) / np.maximum(rho.mean(axis=1, keepdims=True), 1e-300)))
+    mean = rho.mean(axis=1, keepdims=True)
+    aniso = float(np.max(np.abs(rho - mean) / np.maximum(mean, 1e-300)))
     rho_avg = rho @ w
     meta = {"symbol": symbol, "Z": Z, "n_electrons": int(mol.nelectron), "method": "ROHF" if spin else "RHF",
             "basis": basis, "energy_hartree": energy, "hf_limit_hartree": HF_LIMIT.get(symbol),

@@ -37,7 +37,7 @@ from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .densities import RadialDensity, atomic_density, shipped_atoms
-from .radial import (RadialGrid, comotion_n2, effective_radial_cost, potential_from_comotion, radial_grid,
+from .radial import (comotion_n2, effective_radial_cost, potential_from_comotion, radial_grid,
                      radial_pair_cost, sce_value_n2, sgs_comotion, sgs_value)
 
 __all__ = ["sce_energy", "PUBLISHED_SGS", "DEFAULT_POINTS", "comotion_functions", "kantorovich_potential",

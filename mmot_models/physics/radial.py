@@ -53,7 +53,8 @@ from .densities import RadialDensity, _cell_integrals
 __all__ = [
     "RadialGrid", "radial_grid", "radial_marginal", "radial_cost_n2", "radial_pair_cost", "radial_cost_n3",
     "radial_cost_general", "radial_cost_bruteforce", "radial_cost", "RadialCoulombCost", "effective_radial_cost",
-    "comotion_n2", "sce_value_n2", "sgs_comotion", "sgs_value", "sgs_grid_plan", "radial_force", "potential_from_comotion",
+    "comotion_n2", "sce_value_n2", "sgs_comotion", "sgs_value", "sgs_grid_plan", "radial_force",
+    "potential_from_comotion",
     "GENERAL_ACCURACY", "N3_ACCURACY", "default_starts",
 ]
 
