@@ -80,6 +80,10 @@ class TestFamily:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.evaluate(x)
 
+    def combine(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """``sum_m coef_m phi_m(x)`` for every point (the dual function; fast paths in subclasses)."""
+        return np.asarray(self.evaluate_sparse(x) @ np.asarray(coef, float)).reshape(-1)
+
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """``(m, n, d)`` array of gradients (central differences unless overridden)."""
         x = _pts(x, self.dim)
@@ -173,6 +177,10 @@ class Cells(TestFamily):
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         return self.evaluate_sparse(x).toarray()
 
+    def combine(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        flat, inside = self.cell_index(x)
+        return coef[flat] * inside
+
     def gradient(self, x: np.ndarray) -> np.ndarray:
         return np.zeros((_pts(x, self.dim).shape[0], self.n_functions, self.dim))
 
@@ -222,6 +230,10 @@ class Hats1D(TestFamily):
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         return self.evaluate_sparse(x).toarray()
+
+    def combine(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        _, k, inside, lam, _ = self._parts(x)
+        return ((1.0 - lam) * coef[k] + lam * coef[k + 1]) * inside
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         x, k, inside, lam, h = self._parts(x)
@@ -339,6 +351,10 @@ class HatsMesh(TestFamily):
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         return self.evaluate_sparse(x).toarray()
+
+    def combine(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        _, s, inside, bary = self._bary(x)
+        return np.einsum("mk,mk->m", bary, coef[self.tri.simplices[s]]) * inside
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         x, s, inside, _ = self._bary(x)

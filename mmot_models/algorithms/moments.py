@@ -281,7 +281,7 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
 def _reduced_costs(form: MomentLP, P: MCOTProblem, configs: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         c = P.config_cost(configs)
-    r = c - np.asarray(form.columns_from_points(configs).T @ y).reshape(-1)
+    r = c - form.dual_function(configs, y)
     return np.where(np.isfinite(r), r, np.inf)
 
 
@@ -507,7 +507,7 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
         p = np.exp(a - a.max())
         p /= p.sum()
         c, gc = _cost_gradient(P, Z, h)
-        Acol = form.columns_from_points(Z).toarray()[rows]  # (R, K)
+        Acol = form.dense_columns(Z)[rows]  # (R, K)
         R = Acol @ p - b
         f = float(p @ c + lam * R @ R)
         u = 2 * lam * R  # dF/d(moment)
@@ -546,7 +546,7 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
     p = np.exp(a - a.max())
     p /= p.sum()
     cost_val = float(p @ P.config_cost(Z))
-    Acol = form.columns_from_points(Z).toarray()
+    Acol = form.dense_columns(Z)
     resid = float(np.max(np.abs(Acol[rows] @ p - b)))
     info: dict[str, Any] = {"solver": "particles", "n_particles": K, "penalty": lam, "penalised_objective": float(opt.fun),
                             "moment_residual": resid, "atoms": Z, "atom_weights": p, "trace": trace,

@@ -135,6 +135,53 @@ class MomentLP:
             theta = sum(P.theta_values(sites[i])[idx[:, i]] for i in range(P.n_marginals))
         return self._assemble(feats, sites[0][idx[:, 0]], y, chi, theta)
 
+    def dense_columns(self, configs: np.ndarray) -> np.ndarray:
+        """Dense ``(n_rows, T)`` columns for a few configurations (particle methods)."""
+        P = self.problem
+        configs = np.asarray(configs, float)
+        T = configs.shape[0]
+        parts = []
+        if P.symmetric:
+            parts.append(sum(P.families[0].evaluate(configs[:, i, :]) for i in range(P.n_marginals)).T / P.n_marginals)
+        else:
+            parts += [f.evaluate(configs[:, i, :]).T for i, f in enumerate(P.families)]
+        if P.martingale is not None:
+            chi = P.martingale.evaluate(configs[:, 0, :])  # (T, L)
+            parts.append((chi[:, :, None] * configs[:, 1, None, :]).reshape(T, -1).T)
+        if self.has_mass_row:
+            parts.append(np.ones((1, T)))
+        if P.moment_bound is not None:
+            parts.append(sum(P.theta_values(configs[:, i, :]) for i in range(P.n_marginals))[None, :])
+        return np.concatenate(parts, axis=0)
+
+    def dual_function(self, configs: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``A(z)^T y`` for configurations ``(T, N, d)`` without building columns (pricing)."""
+        P = self.problem
+        configs = np.asarray(configs, float)
+        T = configs.shape[0]
+        out = np.zeros(T)
+        off = 0
+        if P.symmetric:
+            n = P.families[0].n_functions
+            for i in range(P.n_marginals):
+                out += P.families[0].combine(configs[:, i, :], y[off:off + n]) / P.n_marginals
+            off += n
+        else:
+            for i, f in enumerate(P.families):
+                out += f.combine(configs[:, i, :], y[off:off + f.n_functions])
+                off += f.n_functions
+        if P.martingale is not None:
+            L, d = P.martingale.n_functions, P.dim
+            U = y[off:off + L * d].reshape(L, d)
+            out += np.einsum("ka,ka->k", P.martingale.evaluate_sparse(configs[:, 0, :]) @ U, configs[:, 1, :])
+            off += L * d
+        if self.has_mass_row:
+            out += y[off]
+            off += 1
+        if P.moment_bound is not None:
+            out += y[off] * sum(P.theta_values(configs[:, i, :]) for i in range(P.n_marginals))
+        return out
+
     def slack_columns(self) -> sp.csc_matrix:
         """``+e_r`` and ``-e_r`` for every equality row except mass (big-M phase-1 columns)."""
         n = self.n_rows

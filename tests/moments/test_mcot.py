@@ -184,7 +184,7 @@ def test_colgen_between_certified_bound_and_grid_lp():
 def test_particles_reproduce_paper_behaviour():
     P = MCOTProblem((MU_1D, NU_1D), Power(2), "relu:6")
     exact_mcot = solve_mcot(MCOTProblem((MU_1D, NU_1D), Power(2), "hats:6"), refine=16).value
-    s = solve_mcot(P, solver="particles", penalty=100.0, max_iterations=300, seed=0)
+    s = solve_mcot(P, solver="particles", penalty=100.0, max_iterations=200, seed=0)
     assert s.bound == Bound.ESTIMATE
     assert abs(s.value - exact_mcot) < PARTICLE_TOL
     assert s.info["moment_residual"] < 1e-2
