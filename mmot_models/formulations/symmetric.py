@@ -1,0 +1,307 @@
+"""The symmetric (multiset, occupation-number) LP for N equal marginals and a symmetric cost.
+
+For N copies of one marginal ``mu`` on ``l`` sites and a cost invariant under permutations, every
+plan can be symmetrised without changing its cost, and a symmetric plan is fixed by its weights
+``gamma_m`` on multisets ``m`` of N sites (occupation numbers ``n_s(m)``, ``sum_s n_s(m) = N``).
+
+Primal (one column per multiset of finite cost, ``l`` rows):
+
+.. math::
+    \\min_{\\gamma \\ge 0} \\sum_m c(m)\\,\\gamma_m
+    \\quad\\text{s.t.}\\quad \\sum_m n_s(m)\\,\\gamma_m = N\\mu_s\\qquad s = 1..l,
+
+so ``sum_m gamma_m = 1``.  Dual (one potential ``u`` on the sites):
+
+.. math::
+    \\max_u\\ N\\langle u, \\mu\\rangle
+    \\quad\\text{s.t.}\\quad \\sum_s n_s(m)\\,u_s \\le c(m)\\quad\\forall m.
+
+``c(m) = sum_{a<b} C[m_a, m_b]`` for a pair cost, or the N-ary cost on the multiset's points.
+Multisets of infinite cost (repeated sites under Coulomb) are dropped: with a singular diagonal
+only multisets of distinct sites (``distinct=True``) are enumerated.  The LP has
+``binom(l+N-1, N)`` columns (``binom(l, N)`` if distinct) instead of ``l^N``; an optimal vertex has
+at most ``l`` atoms.
+
+Expansion to site tuples
+------------------------
+A multiset plan becomes an N-marginal plan either by averaging each multiset over all ``N!``
+orderings (:func:`~mmot_models.solution.symmetrize_plan`, a fully symmetric plan, default for
+``N <= 5``) or by its ``N`` cyclic shifts with weight ``gamma_m / N`` each (``expand="cyclic"``,
+default for larger N): every coordinate then sees each element of the multiset once, so each
+marginal is exactly ``mu`` and, the cost being symmetric, the cost is unchanged.  The multiset form
+stays available in ``Solution.info["multisets"]`` / ``info["multiset_weights"]``.
+
+Certificate (computed here)
+---------------------------
+Upper bound ``<c, gamma>`` of the returned plan; lower bound ``N<u, mu> - v`` with
+``v = max_m (sum_s n_s(m) u_s - c(m))^+`` over *all* multisets of finite cost, computed by
+chunked enumeration (:func:`dual_violation_symmetric`); shifting ``u`` down by ``v/N`` makes it
+feasible, and plans have mass 1.  The potential ``u`` of the shared marginal, repeated N times, is
+a Kantorovich potential of the full N-marginal dual.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import MMOTInputError
+from ..problem import MMOTProblem
+from ..solution import Bound, marginal_errors, symmetrize_plan
+from .multisets import iter_multisets, multiset_count, multiset_pair_costs, multisets, occupation_matrix
+from .standard_lp import LPResult, LPSize, StandardLP, check_fits
+
+__all__ = [
+    "SymmetricPrimal", "SymmetricDual", "multiset_costs", "multiset_distinct", "symmetric_size",
+    "min_reduced_cost_enumerated", "dual_violation_symmetric", "expand_multiset_plan",
+    "multiset_marginal_error", "require_symmetric", "PLAN_ZERO_TOL", "FULL_SYMMETRIZE_MAX_N",
+]
+
+#: Plan entries at or below this are dropped from the returned sparse plan.
+PLAN_ZERO_TOL = 1e-14
+#: Largest N for which the default expansion averages over all N! orderings (else cyclic shifts).
+FULL_SYMMETRIZE_MAX_N = 5
+#: Rows per enumeration chunk (bounds memory of pricing and certificates).
+ENUM_CHUNK_ROWS = 1_000_000
+
+
+def require_symmetric(problem: MMOTProblem) -> None:
+    """Raise :class:`MMOTInputError` unless the multiset reduction applies."""
+    if not problem.is_symmetric:
+        raise MMOTInputError(
+            "the symmetric multiset LP needs N identical marginals and a symmetric cost; "
+            "use method='primal' (small) or 'entropic' for general problems")
+
+
+def multiset_distinct(problem: MMOTProblem) -> bool:
+    """``True`` when only multisets of distinct sites can have finite cost (singular diagonal)."""
+    return problem.singular_diagonal
+
+
+def symmetric_size(problem: MMOTProblem, distinct: bool | None = None) -> LPSize:
+    """Size of the enumerated multiset LP (columns = multisets, rows = sites)."""
+    l, N = problem.sizes[0], problem.n_marginals
+    d = multiset_distinct(problem) if distinct is None else distinct
+    M = multiset_count(l, N, d)
+    return LPSize(M, l, M * N)
+
+
+def multiset_costs(problem: MMOTProblem, ms: np.ndarray, C: np.ndarray | None = None) -> np.ndarray:
+    """Cost ``c(m)`` of multiset rows ``ms`` (``(M, N)`` site indices), vectorised.
+
+    ``C`` is the pair-cost matrix of the marginal's points (computed if not given; pair costs only).
+    """
+    ms = np.asarray(ms)
+    if problem.is_pair_cost:
+        if C is None:
+            C = problem.pair_matrix(0, 0)
+        with np.errstate(invalid="ignore"):
+            return multiset_pair_costs(C, ms)
+    pts = problem.marginals[0].points
+    return problem.cost.evaluate(pts[ms])
+
+
+def multiset_marginal_error(problem: MMOTProblem, ms: np.ndarray, w: np.ndarray) -> float:
+    """Max-norm error of the (averaged) marginal ``sum_m n_s(m) w_m / N - mu_s``."""
+    l, N = problem.sizes[0], problem.n_marginals
+    got = np.bincount(ms.reshape(-1), weights=np.repeat(w, ms.shape[1]), minlength=l) / N
+    return float(np.max(np.abs(got - problem.marginals[0].weights)))
+
+
+def _iter_costs(problem: MMOTProblem, distinct: bool, C: np.ndarray | None, max_rows: int):
+    l, N = problem.sizes[0], problem.n_marginals
+    for ms in iter_multisets(l, N, distinct, max_rows=max_rows):
+        yield ms, multiset_costs(problem, ms, C)
+
+
+def min_reduced_cost_enumerated(problem: MMOTProblem, u: np.ndarray, *, n_best: int = 0,
+                                C: np.ndarray | None = None, max_rows: int = ENUM_CHUNK_ROWS
+                                ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Exact ``min_m c(m) - sum_s n_s(m) u_s`` over all finite-cost multisets, by chunked enumeration.
+
+    Returns ``(min_rc, best_multisets, their_rcs)`` with up to ``n_best`` most negative
+    (``rc < 0``) multisets, sorted by reduced cost.  Memory is bounded by ``max_rows`` rows.
+    """
+    distinct = multiset_distinct(problem)
+    if problem.is_pair_cost and C is None:
+        C = problem.pair_matrix(0, 0)
+    u = np.asarray(u, dtype=float)
+    best = math.inf
+    keep_ms: list[np.ndarray] = []
+    keep_rc: list[np.ndarray] = []
+    for ms, c in _iter_costs(problem, distinct, C, max_rows):
+        rc = c - u[ms].sum(axis=1)
+        rc[~np.isfinite(c)] = np.inf
+        if rc.size == 0:
+            continue
+        best = min(best, float(rc.min()))
+        if n_best > 0:
+            neg = np.flatnonzero(rc < 0)
+            if neg.size > n_best:
+                neg = neg[np.argpartition(rc[neg], n_best - 1)[:n_best]]
+            if neg.size:
+                keep_ms.append(ms[neg])
+                keep_rc.append(rc[neg])
+                allrc = np.concatenate(keep_rc)
+                if allrc.size > 4 * n_best:  # trim the running pool
+                    sel = np.argpartition(allrc, n_best - 1)[:n_best]
+                    allms = np.concatenate(keep_ms)[sel]
+                    keep_ms, keep_rc = [allms], [allrc[sel]]
+    if keep_rc:
+        ms_all, rc_all = np.concatenate(keep_ms), np.concatenate(keep_rc)
+        order = np.argsort(rc_all, kind="stable")[:n_best]
+        return best, ms_all[order], rc_all[order]
+    return best, np.empty((0, problem.n_marginals), dtype=np.int64), np.empty(0)
+
+
+def dual_violation_symmetric(problem: MMOTProblem, u: np.ndarray, C: np.ndarray | None = None) -> float:
+    """``max_m (sum_s n_s(m) u_s - c(m))^+`` over all finite-cost multisets (chunked enumeration)."""
+    best, _, _ = min_reduced_cost_enumerated(problem, u, n_best=0, C=C)
+    return float(max(0.0, -best)) if math.isfinite(best) else 0.0
+
+
+def expand_multiset_plan(ms: np.ndarray, w: np.ndarray, how: str | bool | None = "auto"
+                         ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """Turn a multiset plan into an N-marginal plan on site tuples.
+
+    ``how``: ``"symmetrize"`` (all ``N!`` orderings), ``"cyclic"`` (N cyclic shifts, weight
+    ``w/N`` each; exact marginals, K*N atoms), ``"auto"`` (symmetrize for
+    ``N <= FULL_SYMMETRIZE_MAX_N``, else cyclic), or ``None``/``False`` (no expansion).
+    """
+    if how is None or how is False:
+        return None, None
+    N = ms.shape[1]
+    if how is True or how == "auto":
+        how = "symmetrize" if N <= FULL_SYMMETRIZE_MAX_N else "cyclic"
+    if how == "symmetrize":
+        return symmetrize_plan(ms, w)
+    if how == "cyclic":
+        shifts = [np.roll(ms, -k, axis=1) for k in range(N)]
+        from ..solution import aggregate_plan
+        return aggregate_plan(np.concatenate(shifts, axis=0), np.tile(w / N, N))
+    raise MMOTInputError(f"unknown expansion {how!r}; use 'auto', 'symmetrize', 'cyclic' or None")
+
+
+def plan_fields(problem: MMOTProblem, ms: np.ndarray, w: np.ndarray, cost: np.ndarray,
+                expand: str | bool | None) -> dict[str, Any]:
+    """Solution fields for a multiset plan: expanded plan, value, marginal errors, multiset info."""
+    keep = w > PLAN_ZERO_TOL
+    ms, w, cost = ms[keep], w[keep], cost[keep]
+    primal = float(cost @ w)
+    N = problem.n_marginals
+    idx, wt = expand_multiset_plan(ms, w, expand)
+    out: dict[str, Any] = {"primal_value": primal, "upper_bound": primal}
+    if idx is not None:
+        out.update(plan_indices=idx, plan_weights=wt, marginal_error=marginal_errors(problem, idx, wt))
+    else:
+        out["marginal_error"] = np.full(N, multiset_marginal_error(problem, ms, w))
+    out["info"] = {"multisets": ms, "multiset_weights": w, "multiset_costs": cost,
+                   "multiset_support": int(ms.shape[0]), "mass": float(w.sum())}
+    return out
+
+
+class SymmetricPrimal:
+    """Enumerated multiset primal LP (see the module docstring).
+
+    Parameters
+    ----------
+    expand : {"auto", "symmetrize", "cyclic", None}
+        How the returned plan is expanded to site tuples (:func:`expand_multiset_plan`).
+    certify : bool
+        Recompute the dual violation by enumeration in :meth:`invert` (the LP's columns are all
+        finite-cost multisets, so the reduced costs of the LP already are that enumeration).
+    """
+
+    name = "symmetric"
+
+    def __init__(self, expand: str | bool | None = "auto") -> None:
+        self.expand = expand
+
+    def size(self, problem: MMOTProblem) -> LPSize:
+        return symmetric_size(problem)
+
+    def build(self, problem: MMOTProblem, memory_limit_bytes: int | None = None) -> StandardLP:
+        require_symmetric(problem)
+        problem.check_feasible()
+        check_fits(self.size(problem), "enumerated multiset LP",
+                   "use method='colgen' (column generation, same certified optimum)", memory_limit_bytes)
+        l, N = problem.sizes[0], problem.n_marginals
+        distinct = multiset_distinct(problem)
+        C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
+        ms_parts, c_parts = [], []
+        for ms, c in _iter_costs(problem, distinct, C, ENUM_CHUNK_ROWS):
+            if np.any(np.isnan(c)):
+                raise MMOTInputError("the cost is NaN for some configurations; check the cost function")
+            fin = np.isfinite(c)
+            ms_parts.append(ms[fin])
+            c_parts.append(c[fin])
+        ms = np.concatenate(ms_parts) if ms_parts else np.empty((0, N), dtype=np.int32)
+        cost = np.concatenate(c_parts) if c_parts else np.empty(0)
+        A = occupation_matrix(ms, l)
+        b = N * np.asarray(problem.marginals[0].weights, dtype=float)
+        M = ms.shape[0]
+        return StandardLP(c=cost, A=A, row_lower=b, row_upper=b.copy(), col_lower=np.zeros(M),
+                          col_upper=np.full(M, np.inf), name="symmetric_primal",
+                          meta={"multisets": ms, "distinct": distinct})
+
+    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
+        if res.x is None:
+            return out
+        x = np.maximum(res.x, 0.0)
+        out.update(plan_fields(problem, lp.meta["multisets"], x, lp.c, self.expand))
+        out["value"] = out["primal_value"]
+        info = out.pop("info")
+        if res.row_dual is not None:
+            u = np.asarray(res.row_dual, dtype=float)
+            N = problem.n_marginals
+            dual = float(N * (u @ problem.marginals[0].weights))
+            red = lp.c - lp.A.T @ u  # every finite-cost multiset is a column: exact enumeration
+            viol = float(max(0.0, -red.min(initial=0.0)))
+            out.update(potentials=tuple([u] * N), dual_value=dual, lower_bound=dual - viol)
+            info["dual_violation"] = viol
+        out["info"] = info
+        return out
+
+
+class SymmetricDual:
+    """Enumerated multiset dual LP: one potential ``u`` (``l`` columns), one row per multiset."""
+
+    name = "symmetric_dual"
+
+    def __init__(self, expand: str | bool | None = "auto") -> None:
+        self.expand = expand
+
+    def size(self, problem: MMOTProblem) -> LPSize:
+        s = symmetric_size(problem)
+        return LPSize(s.n_rows, s.n_cols, s.nnz)
+
+    def build(self, problem: MMOTProblem, memory_limit_bytes: int | None = None) -> StandardLP:
+        primal = SymmetricPrimal().build(problem, memory_limit_bytes=memory_limit_bytes)
+        At = primal.A.T.tocsc()
+        mu = primal.row_lower  # N * mu
+        l = mu.shape[0]
+        M = primal.n_cols
+        return StandardLP(c=-mu, A=At, row_lower=np.full(M, -np.inf), row_upper=primal.c,
+                          col_lower=np.full(l, -np.inf), col_upper=np.full(l, np.inf),
+                          name="symmetric_dual", meta=dict(primal.meta))
+
+    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
+        if res.x is None:
+            return out
+        u = np.asarray(res.x, dtype=float)
+        N = problem.n_marginals
+        dual = float(-(lp.c @ u))
+        viol = float(max(0.0, (lp.A @ u - lp.row_upper).max(initial=0.0)))
+        info: dict[str, Any] = {"dual_violation": viol}
+        out.update(potentials=tuple([u] * N), dual_value=dual, lower_bound=dual - viol, value=dual)
+        if res.row_dual is not None:
+            g = np.maximum(-np.asarray(res.row_dual, dtype=float), 0.0)
+            fields = plan_fields(problem, lp.meta["multisets"], g, lp.row_upper, self.expand)
+            info.update(fields.pop("info"))
+            out.update(fields)
+        out["info"] = info
+        return out
