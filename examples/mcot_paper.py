@@ -79,7 +79,7 @@ def case_2d(out: Path, n: int) -> None:
     mu = Density(lambda x: np.exp(-0.5 * (x ** 2).sum(1)), [-4, -4], [4, 4])
     nu = Density(lambda x: np.exp(-0.5 * np.einsum("ij,jk,ik->i", x - m2, iS, x - m2)), [-4, -4], [4, 4])
     t0 = time.perf_counter()
-    s = solve_mcot(MCOTProblem((mu, nu), Power(2), f"hats:{n}"), refine=2)
+    s = solve_mcot(MCOTProblem((mu, nu), Power(2), f"hats:{n}"), refine=3)
     print(f"\n2D Gaussians, hats on a {n}x{n} triangulated mesh of [-4,4]^2: MCOT {s.value:.5f}, "
           f"Bures {bures:.5f}, atoms {s.info['n_atoms']} <= rows {s.info['n_rows']}, "
           f"{time.perf_counter() - t0:.1f} s")

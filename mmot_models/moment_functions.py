@@ -295,13 +295,14 @@ class HatsMesh(TestFamily):
     """Continuous piecewise affine nodal basis on a simplicial mesh in ``R^d`` (Delaunay triangulation).
 
     One function per mesh vertex: on the simplex containing ``x`` the values are the barycentric
-    coordinates of ``x``; zero outside the convex hull.  :meth:`box` triangulates a tensor grid
-    (the paper's mesh of Figure 6.2.1 for ``d = 2``).
+    coordinates of ``x``; zero outside the convex hull.  :meth:`box` in ``d = 2`` builds the paper's
+    mesh of Figure 6.2.1 explicitly (every grid square cut along its ``(1, 1)`` diagonal, points
+    located by grid arithmetic); other meshes use :class:`scipy.spatial.Delaunay`.
     """
 
     name = "hats_mesh"
 
-    def __init__(self, vertices: np.ndarray) -> None:
+    def __init__(self, vertices: np.ndarray, structured: list[np.ndarray] | None = None) -> None:
         from scipy.spatial import Delaunay
 
         v = as_points(vertices)
@@ -311,10 +312,20 @@ class HatsMesh(TestFamily):
             raise MMOTInputError(f"a mesh in dimension {v.shape[1]} needs at least {v.shape[1] + 1} vertices")
         self.vertices = v
         self.dim = v.shape[1]
-        self.tri = Delaunay(v, qhull_options="Qbb Qc Qz Q12")
         self.n_functions = v.shape[0]
         self.lows, self.highs = v.min(axis=0), v.max(axis=0)
         self._axes: list[np.ndarray] | None = None
+        if structured is not None:  # tensor grid in 2D: explicit (1, 1)-diagonal triangulation
+            self._axes = [np.asarray(a, float) for a in structured]
+            nx, ny = self._axes[0].size - 1, self._axes[1].size - 1
+            I, J = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+            A = (I * (ny + 1) + J).reshape(-1)
+            B, C, D = A + (ny + 1), A + (ny + 1) + 1, A + 1
+            self.simplices = np.stack([np.stack([A, B, C], 1), np.stack([A, D, C], 1)], 1).reshape(-1, 3)
+            self.tri = None
+        else:
+            self.tri = Delaunay(v, qhull_options="Qbb Qc Qz Q12")
+            self.simplices = self.tri.simplices
 
     @classmethod
     def box(cls, lows: Any, highs: Any, n: int | Sequence[int]) -> "HatsMesh":
@@ -322,12 +333,26 @@ class HatsMesh(TestFamily):
         ns = np.broadcast_to(np.asarray(n, dtype=int), lo.shape)
         axes = [np.linspace(a, b, k + 1) for a, b, k in zip(lo, hi, ns)]
         mesh = np.meshgrid(*axes, indexing="ij")
-        obj = cls(np.stack([m.reshape(-1) for m in mesh], axis=1))
+        obj = cls(np.stack([m.reshape(-1) for m in mesh], axis=1), structured=axes if lo.size == 2 else None)
         obj._axes = axes
         return obj
 
+    def _grid_bary(self, x: np.ndarray):
+        ax, ay = self._axes
+        i, inx = _locate(ax, x[:, 0])
+        j, iny = _locate(ay, x[:, 1])
+        hx, hy = ax[i + 1] - ax[i], ay[j + 1] - ay[j]
+        u = np.clip((x[:, 0] - ax[i]) / hx, 0, 1)
+        v = np.clip((x[:, 1] - ay[j]) / hy, 0, 1)
+        upper = v > u
+        s = 2 * (i * (ay.size - 1) + j) + upper
+        bary = np.where(upper[:, None], np.stack([1 - v, v - u, u], 1), np.stack([1 - u, u - v, v], 1))
+        return x, s, inx & iny, bary, (upper, hx, hy)
+
     def _bary(self, x: np.ndarray):
         x = _pts(x, self.dim)
+        if self.tri is None:
+            return self._grid_bary(x)[:4]
         s = self.tri.find_simplex(x)
         inside = s >= 0
         s = np.where(inside, s, 0)
@@ -343,7 +368,7 @@ class HatsMesh(TestFamily):
         m = x.shape[0]
         k = self.dim + 1
         rows = np.repeat(np.arange(m), k)
-        cols = self.tri.simplices[s].reshape(-1)
+        cols = self.simplices[s].reshape(-1)
         vals = (bary * inside[:, None]).reshape(-1)
         A = sp.csr_matrix((vals, (rows, cols)), shape=(m, self.n_functions))
         A.sum_duplicates()
@@ -354,15 +379,22 @@ class HatsMesh(TestFamily):
 
     def combine(self, x: np.ndarray, coef: np.ndarray) -> np.ndarray:
         _, s, inside, bary = self._bary(x)
-        return np.einsum("mk,mk->m", bary, coef[self.tri.simplices[s]]) * inside
+        return np.einsum("mk,mk->m", bary, coef[self.simplices[s]]) * inside
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
-        x, s, inside, _ = self._bary(x)
-        T = self.tri.transform[s][:, :self.dim, :]  # d bary coords: grad b_i = T[i, :]
-        grads = np.concatenate([T, -T.sum(axis=1, keepdims=True)], axis=1) * inside[:, None, None]
+        if self.tri is None:
+            x, s, inside, _, (upper, hx, hy) = self._grid_bary(_pts(x, self.dim))
+            z = np.zeros_like(hx)
+            gl = np.stack([np.stack([-1 / hx, z], 1), np.stack([1 / hx, -1 / hy], 1), np.stack([z, 1 / hy], 1)], 1)
+            gu = np.stack([np.stack([z, -1 / hy], 1), np.stack([-1 / hx, 1 / hy], 1), np.stack([1 / hx, z], 1)], 1)
+            grads = np.where(upper[:, None, None], gu, gl) * inside[:, None, None]
+        else:
+            x, s, inside, _ = self._bary(x)
+            T = self.tri.transform[s][:, :self.dim, :]  # d bary coords: grad b_i = T[i, :]
+            grads = np.concatenate([T, -T.sum(axis=1, keepdims=True)], axis=1) * inside[:, None, None]
         out = np.zeros((x.shape[0], self.n_functions, self.dim))
         r = np.repeat(np.arange(x.shape[0]), self.dim + 1)
-        np.add.at(out, (r, self.tri.simplices[s].reshape(-1)), grads.reshape(-1, self.dim))
+        np.add.at(out, (r, self.simplices[s].reshape(-1)), grads.reshape(-1, self.dim))
         return out
 
     def breakpoints(self) -> list[np.ndarray] | None:
@@ -381,7 +413,7 @@ class HatsMesh(TestFamily):
         WU, WV = np.meshgrid(w, w, indexing="ij")
         xi, eta = U.reshape(-1), (U * V).reshape(-1)
         wref = (WU * WV * U).reshape(-1)  # Jacobian of the collapse
-        P = self.vertices[self.tri.simplices]  # (S, 3, 2)
+        P = self.vertices[self.simplices]  # (S, 3, 2)
         e1, e2 = P[:, 1] - P[:, 0], P[:, 2] - P[:, 1]
         det = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
         nodes = P[:, None, 0, :] + xi[None, :, None] * e1[:, None, :] + eta[None, :, None] * e2[:, None, :]
