@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -390,10 +391,12 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
             best = np.argsort(rd)[:n_polish]
             pol_z, pol_r = [], []
             for b in best:
-                opt = minimize(lambda z: float(fun(z.reshape(1, N, d))[0]), Zd[b].reshape(-1), method="L-BFGS-B",
-                               bounds=list(zip(np.broadcast_to(lo, (N, d)).reshape(-1),
-                                               np.broadcast_to(hi, (N, d)).reshape(-1))),
-                               options={"maxiter": 50})
+                with warnings.catch_warnings():  # inf reduced costs (Coulomb contact) in finite differences
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    opt = minimize(lambda z: float(fun(z.reshape(1, N, d))[0]), Zd[b].reshape(-1), method="L-BFGS-B",
+                                   bounds=list(zip(np.broadcast_to(lo, (N, d)).reshape(-1),
+                                                   np.broadcast_to(hi, (N, d)).reshape(-1))),
+                                   options={"maxiter": 50})
                 pol_z.append(opt.x.reshape(N, d))
                 pol_r.append(float(opt.fun))
             newZ = np.concatenate([Z[order[:n_add]], Zd, np.array(pol_z).reshape(-1, N, d)])

@@ -344,3 +344,16 @@ def test_pyomo_backend_same_value():
     b = solve_mcot(P, backend="pyomo", refine=2)
     assert b.status == Status.OPTIMAL
     assert abs(a.value - b.value) < LP_TOL
+
+
+@pytest.mark.parametrize("N", [2, 3])
+def test_symmetric_coulomb_density_below_sce(N):
+    """Continuum uniform density on [0, 1], averaged hat constraints: below the SCE closed form."""
+    from mmot_models.costs import Coulomb
+    from mmot_models.physics.reference import uniform_sce_value
+
+    mu = Density(lambda x: np.ones_like(x), 0.0, 1.0)
+    s = solve_mcot(MCOTProblem((mu,) * N, Coulomb(), "hats:8", symmetric=True), refine=4)
+    assert s.status == Status.OPTIMAL
+    assert s.value <= uniform_sce_value(N) + LP_TOL
+    assert s.info["n_atoms"] <= s.info["n_rows"] == 9  # 9 hats, mass row implied: independent of N
