@@ -457,9 +457,11 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
         final = Status.INFEASIBLE
     elif sol.status == Status.OPTIMAL:
         final = Status.CONVERGED if status == Status.CONVERGED else status
+    elif sol.status == Status.NUMERICAL_ERROR and status != Status.CONVERGED:
+        final = status  # not final anyway: report why it stopped, the certificate gap stays in the message
     from dataclasses import replace
-    msg = sol.message or ("pricing found no improving atom" if final == Status.CONVERGED else
-                          f"column generation stopped: {status.value}")
+    msg = "; ".join(m for m in (sol.message, "pricing found no improving atom" if status == Status.CONVERGED
+                                else f"column generation stopped: {status.value}") if m)
     return replace(sol, status=final, iterations=it, message=msg)
 
 
