@@ -51,7 +51,7 @@ from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.moments import ATOM_TOL, MomentLP
 from ..formulations.multisets import multiset_count, multisets
 from ..formulations.standard_lp import StandardLP
-from ..moment_functions import Cells, Density, Hats1D, MCOTProblem, config_cost
+from ..moment_functions import Cells, Hats1D, MCOTProblem, config_cost
 from ..problem import Marginal, MMOTProblem
 from ..solution import Bound, Solution, Status, marginal_errors
 from .lp import solve_standard_lp

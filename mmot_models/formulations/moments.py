@@ -31,7 +31,6 @@ candidate columns, so ``dual - v`` is a certified lower bound of this LP (plans 
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -84,7 +83,7 @@ class MomentLP:
         self.n_eq = int(np.sum(np.isfinite(lo) & (lo == up)))
 
     # ------------------------------------------------------------------ columns
-    def _assemble(self, feats: list[sp.spmatrix], x0: np.ndarray, y: np.ndarray | None,
+    def _assemble(self, feats: list[sp.spmatrix], y: np.ndarray | None,
                   chi: sp.spmatrix | None, theta: np.ndarray | None) -> sp.csc_matrix:
         """Stack row blocks from per-marginal feature rows ``feats[i]`` (T, n_i)."""
         P = self.problem
@@ -119,7 +118,7 @@ class MomentLP:
         y = configs[:, 1, :] if P.martingale is not None else None
         theta = (sum(P.theta_values(configs[:, i, :]) for i in range(P.n_marginals))
                  if P.moment_bound is not None else None)
-        return self._assemble(feats, configs[:, 0, :], y, chi, theta)
+        return self._assemble(feats, y, chi, theta)
 
     def columns_from_indices(self, sites: list[np.ndarray], idx: np.ndarray) -> sp.csc_matrix:
         """Constraint columns of configurations ``idx`` (T, N) into per-marginal candidate ``sites``."""
@@ -133,7 +132,7 @@ class MomentLP:
         theta = None
         if P.moment_bound is not None:
             theta = sum(P.theta_values(sites[i])[idx[:, i]] for i in range(P.n_marginals))
-        return self._assemble(feats, sites[0][idx[:, 0]], y, chi, theta)
+        return self._assemble(feats, y, chi, theta)
 
     def dense_columns(self, configs: np.ndarray) -> np.ndarray:
         """Dense ``(n_rows, T)`` columns for a few configurations (particle methods)."""
