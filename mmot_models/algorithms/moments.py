@@ -158,6 +158,19 @@ def _discretisation_correction(problem: MCOTProblem, sites: list[np.ndarray]) ->
     return (problem.n_marginals - 1) * total
 
 
+def _covers_supports(P: MCOTProblem, sites: list[np.ndarray]) -> bool:
+    """All marginals discrete and every support point a candidate site (then ``V_S <= OT``)."""
+    from scipy.spatial import cKDTree
+
+    if not all(isinstance(m, Marginal) for m in P.marginals):
+        return False
+    for m, s in zip(P.marginals, sites):
+        d, _ = cKDTree(s).query(m.points)
+        if np.any(d > 0):
+            return False
+    return True
+
+
 # =========================================================================== LP on candidates
 def _source(problem: MMOTProblem | MCOTProblem, options: dict[str, Any]) -> tuple[MCOTProblem, MMOTProblem | None]:
     if isinstance(problem, MCOTProblem):
@@ -262,8 +275,8 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
         if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
             status = Status.NUMERICAL_ERROR
             message = f"solver reported optimal but the LP certificate gap is {gap:.3g}"
-        elif source is not None or all(isinstance(m, Marginal) for m in P.marginals) and solver == "lp":
-            lower = certified
+        elif solver == "lp" and _covers_supports(P, sites):
+            lower = certified  # every coupling of the discrete marginals is a candidate measure
         elif delta is not None:
             lower = certified - delta
             info["continuum_lower_bound"] = lower

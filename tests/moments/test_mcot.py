@@ -357,3 +357,12 @@ def test_symmetric_coulomb_density_below_sce(N):
     assert s.status == Status.OPTIMAL
     assert s.value <= uniform_sce_value(N) + LP_TOL
     assert s.info["n_atoms"] <= s.info["n_rows"] == 9  # 9 hats, mass row implied: independent of N
+
+
+def test_no_certified_bound_when_candidates_miss_support_points():
+    rng = np.random.default_rng(2)
+    xs, ys = rng.random(12), rng.random(12)
+    P = MCOTProblem((xs, ys), Power(1.5), "hats:2")  # not |x-y|^2: no grid correction either
+    assert math.isfinite(solve_mcot(P).lower_bound)  # candidates = the sample points
+    s = solve_mcot(P, candidates=[P.families[0].nodes, P.families[1].nodes])  # the mesh nodes miss them
+    assert s.status == Status.OPTIMAL and s.lower_bound == -math.inf
