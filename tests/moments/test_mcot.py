@@ -366,3 +366,24 @@ def test_no_certified_bound_when_candidates_miss_support_points():
     assert math.isfinite(solve_mcot(P).lower_bound)  # candidates = the sample points
     s = solve_mcot(P, candidates=[P.families[0].nodes, P.families[1].nodes])  # the mesh nodes miss them
     assert s.status == Status.OPTIMAL and s.lower_bound == -math.inf
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(l=st.integers(3, 9), n=st.integers(1, 6), p=st.sampled_from([1.0, 1.5, 2.0]), seed=st.integers(0, 10 ** 6))
+def test_property_mcot_below_pot(l, n, p, seed):
+    """Random discrete pairs: the MCOT value and its certified bound never exceed POT's exact OT."""
+    import ot
+
+    rng = np.random.default_rng(seed)
+    x, y = np.sort(rng.random(l)), np.sort(rng.random(l))
+    a, b = rng.random(l) + 0.05, rng.random(l) + 0.05
+    a, b = a / a.sum(), b / b.sum()
+    prob = mm.MMOTProblem((mm.Marginal(x, a), mm.Marginal(y, b)), Power(p))
+    exact = ot.emd2(a, b, np.abs(x[:, None] - y[None, :]) ** p)
+    s = mm.solve(prob, method="mcot", n_functions=n)
+    assert s.status == Status.OPTIMAL
+    assert s.value <= exact + LP_TOL and s.lower_bound <= exact + LP_TOL
+    assert s.info["n_atoms"] <= s.info["n_rows"]
