@@ -57,6 +57,7 @@ from ..solution import Bound, Solution, Status, marginal_errors
 from .lp import solve_standard_lp
 
 __all__ = ["solve_mcot", "candidate_sites", "mcot_lp", "mcot_colgen", "mcot_particles", "mcot_metropolis",
+           "PenalisedObjective",
            "SOLVERS", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID", "MAX_COLUMNS"]
 
 SOLVERS = ("lp", "colgen", "particles", "metropolis")
@@ -488,6 +489,59 @@ def _cost_gradient(P: MCOTProblem, Z: np.ndarray, h: float) -> tuple[np.ndarray,
     return c, ((plus - minus) / (2 * h)).reshape(K, N, d)
 
 
+class PenalisedObjective:
+    r"""The penalised functional of the paper's section 6.2 and its gradient, on a flat vector.
+
+    ``v = (positions (K, N, d) flattened, a (K,))`` with weights ``p = softmax(a)``;
+    ``F = sum_k p_k c(z_k) + penalty * |sum_k p_k a(z_k) - b|^2`` over all rows but the mass row.
+    Gradients: analytic through the families (``gradient``), central differences for the cost.
+    """
+
+    def __init__(self, problem: MCOTProblem, n_particles: int, penalty: float) -> None:
+        P = problem
+        self.P, self.K, self.lam = P, int(n_particles), float(penalty)
+        self.form = MomentLP(P)
+        self.rows = np.flatnonzero(np.arange(self.form.n_rows) != self.form.mass_row)
+        self.b = self.form.row_lower[self.rows]
+        lo, hi = _boxes(P)
+        self.h = 1e-7 * float(np.max(hi - lo))
+        self.offsets = np.cumsum([0] + [f.n_functions for f in (P.families[:1] if P.symmetric else P.families)])
+
+    def split(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        K, N, d = self.K, self.P.n_marginals, self.P.dim
+        return v[:K * N * d].reshape(K, N, d), v[K * N * d:]
+
+    def __call__(self, v: np.ndarray) -> tuple[float, np.ndarray]:
+        P, lam, offsets = self.P, self.lam, self.offsets
+        N, d = P.n_marginals, P.dim
+        Z, a = self.split(v)
+        p = np.exp(a - a.max())
+        p /= p.sum()
+        c, gc = _cost_gradient(P, Z, self.h)
+        Acol = self.form.dense_columns(Z)[self.rows]  # (R, K)
+        R = Acol @ p - self.b
+        f = float(p @ c + lam * R @ R)
+        u = 2 * lam * R  # dF/d(moment)
+        g_p = c + u @ Acol
+        g_a = p * (g_p - p @ g_p)
+        gZ = p[:, None, None] * gc
+        for i in range(N):  # moment rows: chain rule through the families
+            fam = P.families[i]
+            blk = 0 if P.symmetric else i
+            ui = u[offsets[blk]:offsets[blk + 1]]
+            scale = 1.0 / N if P.symmetric else 1.0
+            gZ[:, i, :] += scale * p[:, None] * np.einsum("knd,n->kd", fam.gradient(Z[:, i, :]), ui)
+        if P.martingale is not None:
+            chi = P.martingale
+            L = chi.n_functions
+            um = u[offsets[-1]:offsets[-1] + L * d].reshape(L, d)
+            val = chi.evaluate(Z[:, 0, :])  # (K, L)
+            gZ[:, 1, :] += p[:, None] * (val @ um)  # d/dy_a: chi_l(x) u_{l,a}
+            gx = chi.gradient(Z[:, 0, :])  # (K, L, d)
+            gZ[:, 0, :] += p[:, None] * np.einsum("kld,la,ka->kd", gx, um, Z[:, 1, :])
+        return f, np.concatenate([gZ.reshape(-1), g_a])
+
+
 def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles: int | None = None,
                    penalty: float = 100.0, max_iterations: int = 1000, seed: int = 0, init: np.ndarray | None = None,
                    polish: bool = True, tol: float = 1e-10, time_limit: float | None = None, **_: Any) -> Solution:
@@ -510,48 +564,12 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
         raise MMOTInputError("solver='particles' does not handle the moment bound A; use solver='lp'")
     N, d = P.n_marginals, P.dim
     K = int(n_particles or P.tchakaloff_bound())
-    form = MomentLP(P)
-    mass = form.mass_row
-    rows = np.flatnonzero(np.arange(form.n_rows) != mass)
-    b = form.row_lower[rows]
+    obj = PenalisedObjective(P, K, penalty)
+    form, rows, b, lam = obj.form, obj.rows, obj.b, obj.lam
     lo, hi = _boxes(P)
     rng = np.random.default_rng(seed)
     Z0 = lo + (hi - lo) * rng.random((K, N, d)) if init is None else np.asarray(init, float).reshape(K, N, d)
-    h = 1e-7 * float(np.max(hi - lo))
-    lam = float(penalty)
-    offsets = np.cumsum([0] + [f.n_functions for f in (P.families[:1] if P.symmetric else P.families)])
-
-    def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return v[:K * N * d].reshape(K, N, d), v[K * N * d:]
-
-    def F(v: np.ndarray) -> tuple[float, np.ndarray]:
-        Z, a = split(v)
-        p = np.exp(a - a.max())
-        p /= p.sum()
-        c, gc = _cost_gradient(P, Z, h)
-        Acol = form.dense_columns(Z)[rows]  # (R, K)
-        R = Acol @ p - b
-        f = float(p @ c + lam * R @ R)
-        u = 2 * lam * R  # dF/d(moment)
-        g_p = c + u @ Acol
-        g_a = p * (g_p - p @ g_p)
-        gZ = p[:, None, None] * gc
-        # moment rows: chain rule through the families
-        for i in range(N):
-            fam = P.families[i]
-            blk = 0 if P.symmetric else i
-            ui = u[offsets[blk]:offsets[blk + 1]]
-            scale = 1.0 / N if P.symmetric else 1.0
-            gZ[:, i, :] += scale * p[:, None] * np.einsum("knd,n->kd", fam.gradient(Z[:, i, :]), ui)
-        if P.martingale is not None:
-            chi = P.martingale
-            L = chi.n_functions
-            um = u[offsets[-1]:offsets[-1] + L * d].reshape(L, d)
-            val = chi.evaluate(Z[:, 0, :])  # (K, L)
-            gZ[:, 1, :] += p[:, None] * (val @ um)  # d/dy_a: chi_l(x) u_{l,a}
-            gx = chi.gradient(Z[:, 0, :])  # (K, L, d)
-            gZ[:, 0, :] += p[:, None] * np.einsum("kld,la,ka->kd", gx, um, Z[:, 1, :])
-        return f, np.concatenate([gZ.reshape(-1), g_a])
+    F, split = obj, obj.split
 
     v0 = np.concatenate([Z0.reshape(-1), np.zeros(K)])
     bounds = list(zip(np.broadcast_to(lo, (K, N, d)).reshape(-1), np.broadcast_to(hi, (K, N, d)).reshape(-1)))

@@ -387,3 +387,24 @@ def test_property_mcot_below_pot(l, n, p, seed):
     assert s.status == Status.OPTIMAL
     assert s.value <= exact + LP_TOL and s.lower_bound <= exact + LP_TOL
     assert s.info["n_atoms"] <= s.info["n_rows"]
+
+
+@pytest.mark.parametrize("kind", ["martingale", "symmetric"])
+def test_particle_gradient_matches_finite_differences(kind):
+    from mmot_models.algorithms.moments import PenalisedObjective
+
+    if kind == "martingale":
+        mu = Density(lambda x: np.ones_like(x), 0.25, 0.75)
+        nu = Density(lambda y: np.ones_like(y), 0.0, 1.0)
+        P = MCOTProblem((mu, nu), Power(3), ["relu:4", "relu:6"], martingale="relu:3")
+    else:
+        P = MCOTProblem((MU_1D,) * 3, Power(2), "relu:4", symmetric=True)
+    K = 7
+    F = PenalisedObjective(P, K, penalty=50.0)
+    rng = np.random.default_rng(0)
+    v = np.concatenate([0.3 + 0.4 * rng.random(K * P.n_marginals), rng.standard_normal(K)])
+    f, g = F(v)
+    h = 1e-6
+    E = np.eye(v.size) * h
+    fd = np.array([(F(v + e)[0] - F(v - e)[0]) / (2 * h) for e in E])
+    assert np.max(np.abs(fd - g)) < GRAD_TOL * max(1.0, np.abs(g).max())
