@@ -34,7 +34,7 @@ grid points keeps every hat moment and raises the cost by at most
 :math:`\delta = (N-1) \sum_i g_i^2 / 4` (``g_i`` the largest grid gap), hence
 ``lower_bound = LP dual certificate - delta <= I^n <= OT`` is certified
 (``info["discretisation_correction"]``).  Otherwise ``lower_bound`` is the LP's own certificate
-only when all marginals are discrete, else ``-inf``.
+when all marginals are discrete and every support point is a candidate, else ``-inf``.
 """
 from __future__ import annotations
 
