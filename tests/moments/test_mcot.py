@@ -408,3 +408,18 @@ def test_particle_gradient_matches_finite_differences(kind):
     E = np.eye(v.size) * h
     fd = np.array([(F(v + e)[0] - F(v - e)[0]) / (2 * h) for e in E])
     assert np.max(np.abs(fd - g)) < GRAD_TOL * max(1.0, np.abs(g).max())
+
+
+def test_cli_method_moments_flag(tmp_path, capsys):
+    """`mmot solve FILE --method moments --moments hats:n` (the issue's spelling) is a lower bound."""
+    import json as _json
+
+    from mmot_models.cli import main as cli_main
+
+    prob = mm.MMOTProblem.symmetric(mm.gaussian(mm.line(-3, 3, 16, midpoints=True)), 3, "coulomb")
+    path = tmp_path / "p.json"
+    mm.save_problem(prob, path)
+    exact = mm.solve(prob, method="symmetric").value
+    assert cli_main(["solve", str(path), "--method", "moments", "--moments", "hats:6", "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["bound"] == "lower" and out["value"] <= exact + 1e-7
