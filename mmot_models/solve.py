@@ -28,6 +28,7 @@ METHODS: dict[str, str] = {
     "meanfield": "algorithms.relaxations:solve_meanfield",
     "variance": "algorithms.relaxations:solve_variance_bound",
     "mcot": "algorithms.moments:solve_mcot",
+    "moments": "algorithms.moments:solve_mcot",   # alias: moment-constrained OT
 }
 
 
@@ -105,8 +106,12 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
     Solution
         Always returned for a well-posed problem; ``status`` says whether it is final.
     """
-    if not isinstance(problem, MMOTProblem):
-        raise MMOTInputError(f"solve expects an MMOTProblem, got {type(problem).__name__}")
+    if type(problem).__name__ == "MCOTProblem":  # moment-constrained problems have one solver family
+        if method not in ("auto", "mcot", "moments"):
+            raise MMOTInputError(f"an MCOTProblem is solved by method='mcot', not {method!r}")
+        method = "mcot"
+    elif not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"solve expects an MMOTProblem or MCOTProblem, got {type(problem).__name__}")
     mem = options.pop("memory_limit_gb", None)
     if mem is not None:
         options["memory_limit_bytes"] = int(float(mem) * 2**30)
