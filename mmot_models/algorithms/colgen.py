@@ -40,7 +40,8 @@ from ..formulations.standard_lp import StandardLP
 from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
-from .pricing import PricingResult, price_bnb, price_enumerate, price_local_search, reduced_cost_matrix
+from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
+                      reduced_cost_matrix)
 
 __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX"]
 
@@ -80,7 +81,7 @@ def _key(ms: np.ndarray) -> np.ndarray:
 
 def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = DEFAULT_TOL,
                  time_limit: float | None = None, max_rounds: int = 1000, columns_per_round: int | None = None,
-                 pricing: str = "auto", exact_every: int | None = None, node_budget: float = 2e9,
+                 pricing: str = "auto", exact_every: int | None = None, node_budget: float | None = None,
                  certify: bool = True, seed: int = 0, expand: str | bool | None = "auto",
                  threads: int | None = None, verbose: bool = False, solver_options: dict | None = None,
                  **ignored: Any) -> Solution:
@@ -103,8 +104,10 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     exact_every : int, optional
         With the heuristic pricer active, run the exact pricer every this many rounds (default 1
         for N <= 6, else 10) and whenever the heuristic finds no new column.
-    node_budget : float
-        Branch-and-bound budget per exact pricing call; exhausted, the pricer returns a valid bound.
+    node_budget : float, optional
+        Branch-and-bound budget (node x site evaluations) per exact pricing call (default 2e9 for
+        N <= 8, else 2e7); exhausted, the pricer returns a valid bound, the larger of the open
+        nodes' bound and the convex relaxation bound (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
     certify : bool
         With ``pricing="heuristic"``: run one exact/bounded pricing when the heuristic stalls.
     seed : int
@@ -143,6 +146,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
+    budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
+    certified_exact = True
     rng = np.random.default_rng(seed)
 
     ms = initial_columns(problem)
@@ -171,7 +176,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 status, message = Status.TIME_LIMIT, "time limit reached"
                 break
             if math.isfinite(deadline):
-                session.set_time_limit(deadline - time.perf_counter())
+                # HiGHS's time_limit counts the instance's accumulated run time, not this run's
+                session.set_time_limit(session.h.getRunTime() + deadline - time.perf_counter())
             res = session.run()
             solver_time += res.solver_time_s
             iters += int(res.iterations or 0)
@@ -202,8 +208,13 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C)
                 else:
-                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=node_budget, incumbent=0.0)
+                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0)
+                    if not ex.exact:  # budget exhausted: also try the convex relaxation bound
+                        qp = price_qp_bound(C, u, N, distinct)
+                        if qp.lower > ex.lower:
+                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
+                certified_exact = certified_exact and ex.exact
                 lower_round = dual_val + min(ex.lower, 0.0)
                 if lower_round > best_lower:
                     best_lower, best_u = lower_round, u.copy()
@@ -255,8 +266,10 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     info: dict[str, Any] = {"history": history, "rounds": len(history), "n_cols": int(ms.shape[0]),
                             "n_rows": l, "multisets_total": M_total, "exact_pricer": exact_kind,
                             "heuristic_pricer": bool(use_heuristic), "tol": tol}
-    if x is not None and x.shape[0] == cost.shape[0]:
-        fields = plan_fields(problem, ms, x, cost, expand)
+    if x is not None:
+        n = x.shape[0]  # columns added after the last master solve carry no weight
+        fields = plan_fields(problem, ms[:n], x, cost[:n], expand)
+        upper = float(cost[:n] @ x)
         info.update(fields.pop("info"))
     else:
         upper = math.inf

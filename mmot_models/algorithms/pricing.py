@@ -36,7 +36,8 @@ import numpy as np
 from ..formulations.symmetric import min_reduced_cost_enumerated
 from ..problem import MMOTProblem
 
-__all__ = ["reduced_cost_matrix", "price_enumerate", "price_bnb", "price_local_search", "PricingResult"]
+__all__ = ["reduced_cost_matrix", "price_enumerate", "price_bnb", "price_local_search", "price_qp_bound",
+           "PricingResult"]
 
 
 @dataclass
@@ -109,7 +110,8 @@ class _TopK:
 
 
 def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_budget: float = 5e8,
-              chunk_elems: int = 4_000_000, incumbent: float = 0.0) -> PricingResult:
+              chunk_elems: int = 4_000_000, incumbent: float = 0.0, max_stack_rows: int = 4_000_000
+              ) -> PricingResult:
     """Exact minimum of ``sum_{a<b} B[m_a, m_b]`` over sorted multisets of size N (branch and bound).
 
     Parameters
@@ -119,6 +121,8 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
         ``min(incumbent, k-th best found)``, so the minimum itself is always exact).
     node_budget : maximal number of (node, candidate site) pairs to evaluate; when exceeded the
         search stops and ``lower`` is the least bound of the unexplored nodes (still valid).
+    max_stack_rows : cap on stored open nodes (memory bound); reaching it also ends the search
+        with a valid bound.
     incumbent : only multisets with reduced cost below this value are of interest (``0``: the
         bound ``lower`` is then ``min(true minimum, incumbent)``, all the certificate needs).
     """
@@ -153,34 +157,45 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
     def threshold() -> float:
         return min(thr_cap, pool.kth)
 
-    # stack of chunks: (prefix (P,k) int, V (P,), G (P,l), lb (P,))
-    stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = [
-        (np.empty((1, 0), dtype=np.int64), np.zeros(1), np.zeros((1, l)), np.array([-np.inf]))]
+    # stack of chunks (prefix (P,k), V (P,), lb (P,)); G = sum_b B[:, p_b] is recomputed on pop,
+    # so the stack holds O(k) numbers per node.  Chunks are sorted worst-first: the best on top.
+    pdtype = np.int16 if l < 2**15 else np.int32
+    stack: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+        (np.empty((1, 0), dtype=pdtype), np.zeros(1), np.array([-np.inf]))]
+    stack_rows = 1
+    max_pop = max(16, int(chunk_elems) // (4 * l))
     nodes = 0
     sites = np.arange(l)
     budget_lb = math.inf
     exact = True
     while stack:
-        pref, V, G, lb = stack.pop()
+        pref, V, lb = stack.pop()
+        stack_rows -= pref.shape[0]
+        if pref.shape[0] > max_pop:  # split: keep the worst part on the stack, work on the best part
+            stack.append((pref[:-max_pop], V[:-max_pop], lb[:-max_pop]))
+            stack_rows += pref.shape[0] - max_pop
+            pref, V, lb = pref[-max_pop:], V[-max_pop:], lb[-max_pop:]
         thr = threshold()
         live = lb < thr
         if not np.any(live):
             continue
-        pref, V, G = pref[live], V[live], G[live]
+        pref, V, lb = pref[live], V[live], lb[live]
         P, k = pref.shape
-        if nodes > node_budget:
-            budget_lb = min(budget_lb, float(lb[live].min()))
+        if nodes > node_budget or stack_rows > max_stack_rows:
+            budget_lb = min(budget_lb, float(lb.min()))
             exact = False
             continue
         nodes += P * l
-        last = pref[:, -1] if k > 0 else np.full(P, -1)
+        G = np.zeros((P, l))
+        for b in range(k):
+            G += Bw[pref[:, b].astype(np.intp)]
+        last = pref[:, -1].astype(np.int64) if k > 0 else np.full(P, -1)
         allowed = sites[None, :] >= (last[:, None] + (off if k > 0 else 0))
         if k == N - 1:  # leaves: exact completion
-            R = V[:, None] + G
-            R = np.where(allowed, R, np.inf)
+            R = np.where(allowed, V[:, None] + G, np.inf)
             cand = np.nonzero(R < thr)
             if cand[0].size:
-                ms = np.concatenate([pref[cand[0]], cand[1][:, None]], axis=1)
+                ms = np.concatenate([pref[cand[0]].astype(np.int64), cand[1][:, None]], axis=1)
                 pool.add(ms, R[cand])
             continue
         r = N - k - 1
@@ -197,15 +212,12 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
         if ci.size == 0:
             continue
         clb = child_lb[ci, cs]
-        order = np.argsort(-clb, kind="stable")  # worst first: best chunk ends on top of the stack
+        order = np.argsort(-clb, kind="stable")  # worst first: the best children end on top
         ci, cs, clb = ci[order], cs[order], clb[order]
-        cpref = np.concatenate([pref[ci], cs[:, None]], axis=1)
+        cpref = np.concatenate([pref[ci], cs[:, None].astype(pdtype)], axis=1)
         cV = V[ci] + G[ci, cs]
-        step = max(1, chunk_elems // l)
-        for a in range(0, ci.size, step):
-            b = min(ci.size, a + step)
-            cG = G[ci[a:b]] + Bw[cs[a:b]]
-            stack.append((cpref[a:b], cV[a:b], cG, clb[a:b]))
+        stack.append((cpref, cV, clb))
+        stack_rows += ci.size
     ms, rc = pool.result()
     neg = rc < 0
     lower = min(pool.best, budget_lb, thr_cap)
@@ -307,3 +319,90 @@ def _perturb(X: np.ndarray, rng: np.random.Generator, l: int, distinct: bool) ->
             t = np.where(clash, Y[np.arange(P), a], t)
         Y[np.arange(P), a] = t
     return np.sort(Y, axis=1)
+
+
+def _project_capped_simplex(y: np.ndarray, total: float, cap: float) -> np.ndarray:
+    """Euclidean projection onto ``{0 <= n <= cap, sum n = total}`` (bisection on the shift)."""
+    lo, hi = float(y.min() - cap - 1.0), float(y.max() + 1.0)
+    for _ in range(60):
+        tau = 0.5 * (lo + hi)
+        if np.clip(y - tau, 0.0, cap).sum() > total:
+            lo = tau
+        else:
+            hi = tau
+    return np.clip(y - 0.5 * (lo + hi), 0.0, cap)
+
+
+def _project_simplex(y: np.ndarray, total: float) -> np.ndarray:
+    """Euclidean projection onto ``{n >= 0, sum n = total}`` (sort-based, exact)."""
+    srt = np.sort(y)[::-1]
+    css = np.cumsum(srt) - total
+    k = np.arange(1, y.size + 1)
+    rho = np.nonzero(srt - css / k > 0)[0][-1]
+    return np.maximum(y - css[rho] / (rho + 1), 0.0)
+
+
+def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iters: int = 3000,
+                   psd_tol: float = 1e-10, gap_tol: float = 1e-10) -> PricingResult:
+    """Valid lower bound on the minimal reduced cost from a convex relaxation in occupation numbers.
+
+    With occupation numbers ``n`` (``sum n = N``), the reduced cost is
+
+    .. math:: f(n) = \\tfrac12 n^T C n - \\tfrac12 \\operatorname{diag}(C)^T n - u^T n
+              + \\tfrac12 \\textstyle\\sum_t D_t\\,n_t(n_t - 1),
+
+    where the last term vanishes on admissible integer ``n``: for distinct sites (``n`` binary) any
+    diagonal ``D`` may be added, and ``D = max(0, -lambda_min(C))`` makes ``f`` convex; otherwise
+    ``D = 0`` and ``C`` itself must be positive semidefinite (soft Coulomb, Gaussian, Yukawa kernels
+    are), else ``-inf`` is returned.  ``f`` is minimised over the relaxed set
+    ``S = {0 <= n <= cap, sum n = N}`` (``cap = 1`` if distinct, else ``N``) by accelerated projected
+    gradient, and the Frank--Wolfe bound ``f(n) + min_{m in S} grad f(n)^T (m - n)`` (valid for any
+    feasible ``n``, however inexact the solve) is returned.
+    """
+    l = C.shape[0]
+    Cd = np.array(C, dtype=float)
+    if distinct:
+        np.fill_diagonal(Cd, 0.0)  # n_t^2 = n_t on binaries: the diagonal only enters through D
+    lam_min = float(np.linalg.eigvalsh(Cd).min())
+    if distinct:
+        D = max(0.0, -lam_min) + 1e-12
+        H = Cd + D * np.eye(l)
+        lin = -u - 0.5 * D
+    else:
+        if not np.all(np.isfinite(Cd)) or lam_min < -psd_tol * max(1.0, float(np.abs(Cd).max())):
+            return PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0), method="qp")
+        H = Cd
+        lin = -u - 0.5 * np.diag(Cd)
+    cap = 1.0 if distinct else float(N)
+
+    def f(n: np.ndarray) -> float:
+        return float(0.5 * n @ H @ n + lin @ n)
+
+    L = max(float(np.linalg.eigvalsh(H).max()), 1e-12)
+    full, rest = divmod(float(N), cap)
+
+    def fw_bound(n: np.ndarray) -> float:
+        g = H @ n + lin
+        order = np.argsort(g)  # min over S of g^T m: fill the smallest gradients up to cap
+        m = np.zeros(l)
+        m[order[:int(full)]] = cap
+        if rest > 0 and int(full) < l:
+            m[order[int(full)]] = rest
+        return f(n) + float(g @ (m - n))
+
+    project = (lambda y: _project_simplex(y, float(N))) if cap >= N else (
+        lambda y: _project_capped_simplex(y, float(N), cap))
+    n = project(np.full(l, N / l))
+    z, t = n.copy(), 1.0
+    bound = -math.inf
+    for it in range(1, iters + 1):
+        g = H @ z + lin
+        n_new = project(z - g / L)
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        z = n_new + ((t - 1.0) / t_new) * (n_new - n)
+        n, t = n_new, t_new
+        if it % 25 == 0 or it == iters:
+            bound = max(bound, fw_bound(n))
+            if f(n) - bound <= gap_tol * max(1.0, abs(bound)):
+                break
+    return PricingResult(bound, False, np.empty((0, N), dtype=np.int64), np.empty(0), method="qp")

@@ -129,3 +129,34 @@ def test_bnb_pricer_equals_brute_force(N, l, distinct):
         assert np.allclose(true, heur.rcs, atol=1e-9)
         if distinct:
             assert np.all(np.diff(heur.multisets, axis=1) > 0)
+
+
+@pytest.mark.parametrize("cost,N,l", [(SoftCoulomb(0.3), 3, 9), (SoftCoulomb(0.1), 4, 8), (Coulomb(), 3, 10),
+                                      (Coulomb(), 4, 9)])
+def test_qp_relaxation_bound_is_valid(cost, N, l):
+    from mmot_models.algorithms.pricing import price_qp_bound
+    rng = np.random.default_rng(7 * N + l)
+    x = np.sort(rng.uniform(-2, 2, l))
+    prob = mm.MMOTProblem.symmetric(mm.uniform(x), N, cost)
+    for _ in range(5):
+        u = (N - 1) * rng.uniform(0.2, 1.5, size=l)
+        ref, _, _ = min_reduced_cost_enumerated(prob, u)
+        q = price_qp_bound(cost.matrix(x[:, None]), u, N, prob.singular_diagonal)
+        assert math.isfinite(q.lower) and q.lower <= ref + PRICE_TOL
+
+
+def test_large_n_run_keeps_certified_bracket():
+    """N=7 soft Coulomb: heuristic + budget-limited pricing; every certified bound stays below
+    the exact optimum of the enumerated LP, and a final plan is returned."""
+    l, N = 10, 7
+    i = np.arange(1, l + 1)
+    prob = mm.MMOTProblem.symmetric(mm.Marginal(np.linspace(0, 1, l), 0.2 + np.sin(np.pi * i / (l + 1)) ** 2,
+                                                normalize=True), N, SoftCoulomb(0.1))
+    ref = solve(prob, method="symmetric")
+    sol = solve(prob, method="colgen", node_budget=2e3)
+    assert sol.lower_bound <= ref.value + ORDER_TOL <= sol.upper_bound + 2 * ORDER_TOL
+    assert sol.has_plan and sol.max_marginal_error <= 1e-9
+    if sol.status == mm.Status.OPTIMAL:
+        assert abs(sol.value - ref.value) <= VALUE_TOL * ref.value
+    else:
+        assert sol.bound == mm.Bound.UPPER
