@@ -7,8 +7,8 @@ The model is meant to be inspected, extended and exported::
     m.write("model.lp")                 # or .mps
     res = solve_pyomo_model(m, lp, solver="glpk")
 
-Variables are indexed by column number; ``m.col_label[j]`` (a Python dict on the model) names
-what each column means (an index tuple for Kantorovich plans).  Rows are ``m.rows[i]``.  Duals are
+Variables are indexed by column number; ``m.col_label[j]`` (a plain list on the model) names
+what each column means (the index tuple of a Kantorovich plan column, when the formulation has one).  Rows are ``m.rows[i]``.  Duals are
 read through ``m.dual`` (an import suffix), so any Pyomo solver that reports duals works
 (``appsi_highs`` by default, ``glpk``, ``cbc``, ...).
 
@@ -59,7 +59,10 @@ def to_pyomo(lp: StandardLP, col_labels: list | None = None):
 
     m.rows = pyo.Constraint(m.R, rule=row_rule)
     m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
-    m.col_label = col_labels if col_labels is not None else None
+    # what each column means: index tuples for plan formulations (m.x[j] <-> m.col_label[j])
+    if col_labels is None and "tuples" in lp.meta and lp.meta["tuples"].shape[0] == n:
+        col_labels = [tuple(int(v) for v in row) for row in lp.meta["tuples"]]
+    m.col_label = col_labels
     return m
 
 

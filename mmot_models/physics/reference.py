@@ -78,7 +78,8 @@ def comotion_functions_1d(x: np.ndarray, density: np.ndarray, n_electrons: int) 
     F /= F[-1]
     N = int(n_electrons)
     out = np.empty((N, x.size))
-    for k in range(N):
+    out[0] = x
+    for k in range(1, N):
         out[k] = np.interp(np.mod(F + k / N, 1.0), F, x)
     return out
 
