@@ -49,6 +49,8 @@ __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_
 DEFAULT_TOL = 1e-9
 #: Exact pricing enumerates all multisets up to this count (above: branch and bound for pair costs).
 ENUMERATE_PRICING_MAX = 3_000_000
+#: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
+MAX_NODE_BUDGET = 1e12
 #: HiGHS tolerances of the master (tight, so that duals certify to ~1e-10).
 _MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
@@ -148,6 +150,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
     budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
     certified_exact = True
+    effort = 1
     rng = np.random.default_rng(seed)
 
     ms = initial_columns(problem)
@@ -197,7 +200,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             pricer = ""
             if use_heuristic:
                 basis = ms[x > 1e-14]
-                found = _fresh(price_local_search(B, N, distinct, basis, n_best=k_add, rng=rng), keys)
+                found = _fresh(price_local_search(B, N, distinct, basis, n_best=k_add, rng=rng,
+                                                  n_random=64 * effort, n_kicks=2 + effort), keys)
                 pricer = "local"
             if pricing == "heuristic":
                 run_exact = certify and found.rcs.size == 0
@@ -208,7 +212,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C)
                 else:
-                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0)
+                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
+                                   deadline=deadline)
                     if not ex.exact:  # budget exhausted: also try the convex relaxation bound
                         qp = price_qp_bound(C, u, N, distinct)
                         if qp.lower > ex.lower:
@@ -240,6 +245,12 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
+                if run_exact and not ex.exact and budget < MAX_NODE_BUDGET:
+                    # stalled: nothing improving found, bound not exact -> search harder next round
+                    budget *= 10.0
+                    effort = min(effort * 4, 64)
+                    history[-1]["escalated_budget"] = budget
+                    continue
                 if run_exact:
                     status = Status.ITERATION_LIMIT
                     message = (f"pricing found no new improving column but the certified gap is {gap:.3g} "

@@ -29,6 +29,7 @@ site interacts with ``r-1`` others), bounded below using suffix minima.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,8 +111,8 @@ class _TopK:
 
 
 def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_budget: float = 5e8,
-              chunk_elems: int = 4_000_000, incumbent: float = 0.0, max_stack_rows: int = 4_000_000
-              ) -> PricingResult:
+              chunk_elems: int = 4_000_000, incumbent: float = 0.0, max_stack_rows: int = 4_000_000,
+              deadline: float = math.inf) -> PricingResult:
     """Exact minimum of ``sum_{a<b} B[m_a, m_b]`` over sorted multisets of size N (branch and bound).
 
     Parameters
@@ -123,6 +124,7 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
         search stops and ``lower`` is the least bound of the unexplored nodes (still valid).
     max_stack_rows : cap on stored open nodes (memory bound); reaching it also ends the search
         with a valid bound.
+    deadline : ``time.perf_counter()`` value after which the search stops like an exhausted budget.
     incumbent : only multisets with reduced cost below this value are of interest (``0``: the
         bound ``lower`` is then ``min(true minimum, incumbent)``, all the certificate needs).
     """
@@ -181,7 +183,8 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
             continue
         pref, V, lb = pref[live], V[live], lb[live]
         P, k = pref.shape
-        if nodes > node_budget or stack_rows > max_stack_rows:
+        if nodes > node_budget or stack_rows > max_stack_rows or (
+                deadline < math.inf and time.perf_counter() > deadline):
             budget_lb = min(budget_lb, float(lb.min()))
             exact = False
             continue
