@@ -374,8 +374,11 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
     else:
         if not np.all(np.isfinite(Cd)) or lam_min < -psd_tol * max(1.0, float(np.abs(Cd).max())):
             return PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0), method="qp")
-        H = Cd
-        lin = -u - 0.5 * np.diag(Cd)
+        # integers satisfy n_t^2 >= n_t: subtracting delta/2 sum(n_t^2 - n_t) keeps a lower bound and,
+        # with delta = lambda_min(C) >= 0, convexity; it penalises fractional occupations
+        delta = max(0.0, lam_min) * (1.0 - 1e-9)
+        H = Cd - delta * np.eye(l)
+        lin = -u - 0.5 * np.diag(Cd) + 0.5 * delta
     cap = 1.0 if distinct else float(N)
 
     def f(n: np.ndarray) -> float:
