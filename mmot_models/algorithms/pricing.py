@@ -354,10 +354,12 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
     .. math:: f(n) = \\tfrac12 n^T C n - \\tfrac12 \\operatorname{diag}(C)^T n - u^T n
               + \\tfrac12 \\textstyle\\sum_t D_t\\,n_t(n_t - 1),
 
-    where the last term vanishes on admissible integer ``n``: for distinct sites (``n`` binary) any
-    diagonal ``D`` may be added, and ``D = max(0, -lambda_min(C))`` makes ``f`` convex; otherwise
-    ``D = 0`` and ``C`` itself must be positive semidefinite (soft Coulomb, Gaussian, Yukawa kernels
-    are), else ``-inf`` is returned.  ``f`` is minimised over the relaxed set
+    where the last term vanishes on binary ``n`` and is ``>= 0`` on integer ``n`` when ``D >= 0``.
+    For distinct sites (``n`` binary) any diagonal ``D`` may be used; ``D = -lambda_min(C_0)``
+    (``C_0``: ``C`` with zero diagonal) makes ``f`` convex.  Otherwise ``D = -delta`` with
+    ``0 <= delta <= lambda_min(C)`` keeps both a lower bound on integers and convexity, so ``C`` itself
+    must be positive semidefinite (soft Coulomb, Gaussian, Yukawa kernels are), else ``-inf`` is
+    returned.  ``f`` is minimised over the relaxed set
     ``S = {0 <= n <= cap, sum n = N}`` (``cap = 1`` if distinct, else ``N``) by accelerated projected
     gradient, and the Frank--Wolfe bound ``f(n) + min_{m in S} grad f(n)^T (m - n)`` (valid for any
     feasible ``n``, however inexact the solve) is returned.
