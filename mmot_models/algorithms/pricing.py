@@ -349,17 +349,16 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
                    psd_tol: float = 1e-10, gap_tol: float = 1e-10) -> PricingResult:
     """Valid lower bound on the minimal reduced cost from a convex relaxation in occupation numbers.
 
-    With occupation numbers ``n`` (``sum n = N``), the reduced cost is
+    With occupation numbers ``n`` (``sum n = N``) the reduced cost is
+    ``r(n) = 1/2 n^T C n - 1/2 diag(C)^T n - u^T n``.  The function
 
-    .. math:: f(n) = \\tfrac12 n^T C n - \\tfrac12 \\operatorname{diag}(C)^T n - u^T n
-              + \\tfrac12 \\textstyle\\sum_t D_t\\,n_t(n_t - 1),
+    .. math:: f(n) = r(n) + \\tfrac12 \\textstyle\\sum_t D_t\\,n_t(n_t - 1)
 
-    where the last term vanishes on binary ``n`` and is ``>= 0`` on integer ``n`` when ``D >= 0``.
-    For distinct sites (``n`` binary) any diagonal ``D`` may be used; ``D = -lambda_min(C_0)``
-    (``C_0``: ``C`` with zero diagonal) makes ``f`` convex.  Otherwise ``D = -delta`` with
-    ``0 <= delta <= lambda_min(C)`` keeps both a lower bound on integers and convexity, so ``C`` itself
-    must be positive semidefinite (soft Coulomb, Gaussian, Yukawa kernels are), else ``-inf`` is
-    returned.  ``f`` is minimised over the relaxed set
+    equals ``r`` on binary ``n`` for any diagonal ``D`` and is ``<= r`` on integer ``n`` when
+    ``D <= 0``.  For distinct sites (``n`` binary) ``D = -lambda_min(C_0)`` (``C_0``: ``C`` with zero
+    diagonal) makes ``f`` convex.  Otherwise ``D = -delta`` with ``0 <= delta <= lambda_min(C)`` keeps
+    both the lower bound and convexity, so ``C`` must be positive semidefinite (soft Coulomb,
+    Gaussian, Yukawa kernels are), else ``-inf`` is returned.  ``f`` is minimised over the relaxed set
     ``S = {0 <= n <= cap, sum n = N}`` (``cap = 1`` if distinct, else ``N``) by accelerated projected
     gradient, and the Frank--Wolfe bound ``f(n) + min_{m in S} grad f(n)^T (m - n)`` (valid for any
     feasible ``n``, however inexact the solve) is returned.
