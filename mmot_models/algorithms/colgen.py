@@ -276,7 +276,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     fields: dict[str, Any] = {}
     info: dict[str, Any] = {"history": history, "rounds": len(history), "n_cols": int(ms.shape[0]),
                             "n_rows": l, "multisets_total": M_total, "exact_pricer": exact_kind,
-                            "heuristic_pricer": bool(use_heuristic), "tol": tol}
+                            "heuristic_pricer": bool(use_heuristic), "tol": tol,
+                            "pricing_always_exact": bool(certified_exact), "final_node_budget": budget}
     if x is not None:
         n = x.shape[0]  # columns added after the last master solve carry no weight
         fields = plan_fields(problem, ms[:n], x, cost[:n], expand)
