@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import MMOTInputError
+from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.multisets import multiset_count, occupation_matrix
 from ..formulations.standard_lp import StandardLP
 from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
@@ -49,6 +49,8 @@ __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_
 DEFAULT_TOL = 1e-9
 #: Exact pricing enumerates all multisets up to this count (above: branch and bound for pair costs).
 ENUMERATE_PRICING_MAX = 3_000_000
+#: Largest multiset count priced by enumeration for N-ary costs (no branch and bound for them).
+NARY_ENUMERATE_MAX = 200_000_000
 #: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
 MAX_NODE_BUDGET = 1e12
 #: HiGHS tolerances of the master (tight, so that duals certify to ~1e-10).
@@ -145,6 +147,10 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else "bnb")
     if exact_kind == "bnb" and C is None:
         raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if C is None and M_total > NARY_ENUMERATE_MAX:
+        raise ProblemTooLargeError(
+            f"N-ary costs are priced by enumerating all {M_total:.3g} multisets every round (limit "
+            f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
     use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)

@@ -160,3 +160,10 @@ def test_large_n_run_keeps_certified_bracket():
         assert abs(sol.value - ref.value) <= VALUE_TOL * ref.value
     else:
         assert sol.bound == mm.Bound.UPPER
+
+
+def test_nary_cost_too_large_for_enumeration_pricing():
+    from mmot_models.errors import ProblemTooLargeError
+    prob = mm.MMOTProblem.symmetric(mm.uniform(mm.line(0, 1, 400)), 5, _nary(5))
+    with pytest.raises(ProblemTooLargeError, match="N-ary"):
+        solve(prob, method="colgen")
