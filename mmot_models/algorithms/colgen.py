@@ -254,7 +254,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 if run_exact and not ex.exact and budget < MAX_NODE_BUDGET:
                     # stalled: nothing improving found, bound not exact -> search harder next round
                     budget *= 10.0
-                    effort = min(effort * 4, 64)
+                    effort = min(effort * 4, 16)
                     history[-1]["escalated_budget"] = budget
                     continue
                 if run_exact:

@@ -86,11 +86,14 @@ class _TopK:
         self.ms = np.empty((0, N), dtype=np.int64)
         self.rc = np.empty(0)
 
-    def add(self, ms: np.ndarray, rc: np.ndarray) -> None:
+    def add(self, ms: np.ndarray, rc: np.ndarray, unique: bool = False) -> None:
         if rc.size == 0:
             return
         self.ms = np.concatenate([self.ms, ms.astype(np.int64)])
         self.rc = np.concatenate([self.rc, rc])
+        if unique:  # rows are sorted multisets: keep each once
+            self.ms, first = np.unique(self.ms, axis=0, return_index=True)
+            self.rc = self.rc[first]
         if self.rc.size > 2 * self.k:
             sel = np.argpartition(self.rc, self.k - 1)[:self.k]
             self.ms, self.rc = self.ms[sel], self.rc[sel]
@@ -246,10 +249,12 @@ def price_local_search(B: np.ndarray, N: int, distinct: bool, starts: np.ndarray
     pop.append(_random_multisets(rng, n_random, l, N, distinct))
     X = np.concatenate(pop, axis=0)
     pool = _TopK(n_best, N)
+    # every improving single-site swap of the starting multisets is a candidate column too
+    pool.add(*_improving_neighbours(X, Bp, diag, distinct, n_best), unique=True)
     for kick in range(n_kicks + 1):
         X = _descend(X, Bp, diag, distinct, max_steps)
         rc = _pair_sum(X, Bp, diag)
-        pool.add(X, rc)
+        pool.add(np.sort(X, axis=1), rc, unique=True)
         if kick < n_kicks:
             X = _perturb(X, rng, l, distinct)
     ms, rc = pool.result()
@@ -260,6 +265,31 @@ def price_local_search(B: np.ndarray, N: int, distinct: bool, starts: np.ndarray
     ms, rc = ms[order], rc[order]
     neg = rc < 0
     return PricingResult(lower=-math.inf, exact=False, multisets=ms[neg], rcs=rc[neg], method="local")
+
+
+def _improving_neighbours(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, distinct: bool, k: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most negative multisets one swap away from the rows of ``X`` (sorted rows)."""
+    P, N = X.shape
+    l = Bp.shape[0]
+    G = Bp[X].sum(axis=1)
+    Gm = np.take_along_axis(G, X, axis=1)
+    rc0 = 0.5 * (Gm.sum(axis=1) - diag[X].sum(axis=1))
+    delta = G[:, None, :] - Bp[X] - (Gm - diag[X])[:, :, None]
+    if distinct:
+        occ = np.zeros((P, l), dtype=bool)
+        occ[np.arange(P)[:, None], X] = True
+        delta = np.where(occ[:, None, :], np.inf, delta)
+    val = rc0[:, None, None] + delta
+    flat = val.reshape(-1)
+    cand = np.flatnonzero(flat < 0)
+    if cand.size > 4 * k:
+        cand = cand[np.argpartition(flat[cand], 4 * k - 1)[:4 * k]]
+    p, rest = np.divmod(cand, N * l)
+    a, t = np.divmod(rest, l)
+    Y = X[p].copy()
+    Y[np.arange(p.size), a] = t
+    return np.sort(Y, axis=1), flat[cand]
 
 
 def _random_multisets(rng: np.random.Generator, n: int, l: int, N: int, distinct: bool) -> np.ndarray:
@@ -281,7 +311,6 @@ def _descend(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, distinct: bool, ma
     P, N = X.shape
     l = Bp.shape[0]
     active = np.ones(P, dtype=bool)
-    rows = np.arange(P)
     for _ in range(max_steps):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -306,7 +335,6 @@ def _descend(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, distinct: bool, ma
         X[sel, a] = t
         active[:] = False
         active[sel] = True
-    del rows
     return np.sort(X, axis=1)
 
 
