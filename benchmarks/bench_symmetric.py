@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['cols']:,} | {r['peak_mb']:.0f} |", "",
               "What limits growth at large N: the exact pricing problem (a quadratic integer program over "
               "occupation numbers) has no exact certificate at this size; the lower bound comes from a convex "
-              "relaxation whose integrality gap, not the master LP, sets the reported gap. The heuristic pricer "
-              "keeps improving the upper bound slowly because the master is highly degenerate."]
+              "relaxation whose integrality gap (fractional occupations), not the master LP, sets most of the "
+              "reported gap; the heuristic pricer's upper bound settles much earlier."]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
