@@ -186,7 +186,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 break
             if math.isfinite(deadline):
                 # HiGHS's time_limit counts the instance's accumulated run time, not this run's
-                session.set_time_limit(session.h.getRunTime() + deadline - time.perf_counter())
+                session.set_time_limit(deadline - time.perf_counter())
             res = session.run()
             solver_time += res.solver_time_s
             iters += int(res.iterations or 0)
