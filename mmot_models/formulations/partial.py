@@ -73,7 +73,7 @@ import scipy.sparse as sp
 
 from ..costs import PairCost, cost_from_spec
 from ..errors import MMOTInputError
-from ..problem import MASS_TOL, as_points
+from ..problem import MASS_TOL, as_points, check_weights
 from ..solution import Bound, Status
 from .multisets import multiset_count, multiset_pair_costs, multisets
 from .standard_lp import LPResult, LPSize, StandardLP, check_fits
@@ -111,18 +111,7 @@ class SubDensity:
 
     def __post_init__(self) -> None:
         pts = as_points(self.points)
-        try:
-            w = np.asarray(self.weights, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise MMOTInputError("weights of a subprobability must be a flat list of numbers") from None
-        if w.shape[0] != pts.shape[0]:
-            raise MMOTInputError(
-                f"weights have {w.shape[0]} entries but the support has {pts.shape[0]} points; give one per point")
-        if not np.all(np.isfinite(w)):
-            raise MMOTInputError("weights contain NaN or infinite values; every weight must be finite")
-        if np.any(w < 0):
-            i = int(np.argmin(w))
-            raise MMOTInputError(f"weights must be non-negative; weight {i} is {w[i]:.6g}")
+        w = check_weights(self.weights, pts.shape[0])
         total = float(w.sum())
         if total > 1.0 + MASS_TOL:
             raise MMOTInputError(
