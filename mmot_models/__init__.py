@@ -14,6 +14,7 @@ from .errors import (InfeasibleProblemError, MethodNotAvailableError, MMOTInputE
 from .io import load_problem, problem_from_dict, save_problem
 from .problem import (MASS_TOL, Marginal, MMOTProblem, as_points, box, from_density, from_samples, gaussian,
                       line, uniform)
+from .moment_functions import Density, MCOTProblem, family_from_spec
 from .solution import Bound, Solution, Status
 from .solve import METHODS, available_methods, choose_method, solve
 
@@ -24,5 +25,6 @@ __all__ = [
     "MASS_TOL", "PairCost", "Coulomb", "SoftCoulomb", "Power", "RepulsiveHarmonic", "Yukawa", "GaussianCost",
     "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "load_problem", "save_problem",
     "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
+    "MCOTProblem", "Density", "family_from_spec",
     "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
 ]

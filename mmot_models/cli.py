@@ -88,6 +88,8 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps", type=float, default=None, help="entropic regularisation (method entropic)")
     p.add_argument("--k", type=int, default=None, help="k of the k-representability relaxation (method krep)")
     p.add_argument("--tol", type=float, default=None, help="stopping tolerance (gap or marginal error)")
+    p.add_argument("--moments", default=None, metavar="SPEC",
+                   help="test functions of method mcot/moments, e.g. hats:20, cells:n, relu:n, monomials:k")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra method option (value parsed as JSON when possible); repeatable")
     p.add_argument("--verbose", action="store_true", help="show solver logs")
@@ -95,7 +97,7 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
 
 def _collect_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    for name in ("time_limit", "threads", "memory_limit_gb", "eps", "k", "tol"):
+    for name in ("time_limit", "threads", "memory_limit_gb", "eps", "k", "tol", "moments"):
         v = getattr(args, name, None)
         if v is not None:
             opts[name] = v

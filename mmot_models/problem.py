@@ -24,7 +24,7 @@ from .costs import NaryCost, PairCost, cost_from_spec
 from .errors import InfeasibleProblemError, MMOTInputError
 
 __all__ = [
-    "MASS_TOL", "line", "box", "as_points", "Marginal", "MMOTProblem",
+    "MASS_TOL", "line", "box", "as_points", "check_weights", "Marginal", "MMOTProblem",
     "uniform", "gaussian", "from_density", "from_samples",
 ]
 
@@ -74,7 +74,8 @@ def box(lows: Sequence[float], highs: Sequence[float], shape: Sequence[int], *, 
     return np.stack([m.reshape(-1) for m in mesh], axis=1)
 
 
-def _validate_weights(weights: np.ndarray | Sequence, n_points: int, normalize: bool) -> np.ndarray:
+def check_weights(weights: np.ndarray | Sequence, n_points: int) -> np.ndarray:
+    """Validate a weight vector: flat, one finite non-negative number per point (mass not checked)."""
     try:
         w = np.asarray(weights, dtype=float).reshape(-1) if np.ndim(weights) <= 1 else None
     except (TypeError, ValueError):
@@ -89,6 +90,11 @@ def _validate_weights(weights: np.ndarray | Sequence, n_points: int, normalize: 
     if np.any(w < 0):
         i = int(np.argmin(w))
         raise MMOTInputError(f"weights must be non-negative; weight {i} is {w[i]:.6g}")
+    return w
+
+
+def _validate_weights(weights: np.ndarray | Sequence, n_points: int, normalize: bool) -> np.ndarray:
+    w = check_weights(weights, n_points)
     total = float(w.sum())
     if total <= 0:
         raise MMOTInputError("weights sum to zero; a marginal needs positive total mass")

@@ -28,6 +28,7 @@ METHODS: dict[str, str] = {
     "meanfield": "algorithms.relaxations:solve_meanfield",
     "variance": "algorithms.relaxations:solve_variance_bound",
     "mcot": "algorithms.moments:solve_mcot",
+    "moments": "algorithms.moments:solve_mcot",   # alias: moment-constrained OT
 }
 
 
@@ -62,9 +63,12 @@ def available_methods() -> list[str]:
     return out
 
 
-def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None) -> str:
+def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None, backend: str = "highs") -> str:
     """The method ``auto`` picks: the exact symmetric LP (or column generation when it is large)
-    for symmetric problems, the full primal LP when it fits, otherwise the entropic solver."""
+    for symmetric problems, the full primal LP when it fits, otherwise the entropic solver.
+
+    Column generation drives a warm-started HiGHS instance, so with another ``backend`` the
+    enumerated symmetric LP is chosen instead."""
     from .formulations.standard_lp import LPSize, available_memory_bytes, MEMORY_FRACTION
     from .formulations.kantorovich import KantorovichPrimal
 
@@ -73,9 +77,10 @@ def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None) -
     if problem.is_symmetric and "symmetric" in avail:
         try:
             from .algorithms.symmetric import recommended_method  # type: ignore[attr-defined]
-            return recommended_method(problem, limit, avail)
         except ImportError:
             return "symmetric"
+        chosen = recommended_method(problem, limit, avail)
+        return "symmetric" if (chosen == "colgen" and backend != "highs") else chosen
     size: LPSize = KantorovichPrimal().size(problem)
     if size.bytes <= limit:
         return "primal"
@@ -105,12 +110,16 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
     Solution
         Always returned for a well-posed problem; ``status`` says whether it is final.
     """
-    if not isinstance(problem, MMOTProblem):
-        raise MMOTInputError(f"solve expects an MMOTProblem, got {type(problem).__name__}")
+    if type(problem).__name__ == "MCOTProblem":  # moment-constrained problems have one solver family
+        if method not in ("auto", "mcot", "moments"):
+            raise MMOTInputError(f"an MCOTProblem is solved by method='mcot', not {method!r}")
+        method = "mcot"
+    elif not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"solve expects an MMOTProblem or MCOTProblem, got {type(problem).__name__}")
     mem = options.pop("memory_limit_gb", None)
     if mem is not None:
         options["memory_limit_bytes"] = int(float(mem) * 2**30)
     if method == "auto":
-        method = choose_method(problem, options.get("memory_limit_bytes"))
+        method = choose_method(problem, options.get("memory_limit_bytes"), backend)
     fn = _load(method)
     return fn(problem, backend=backend, **options)

@@ -93,3 +93,10 @@ def test_demo_runs_and_writes_png(tmp_path):
     # independent check: the 1D cyclic co-motion construction has the same cost
     assert abs(out["value"] - out["cyclic_quantile_value"]) < 1e-7
     assert png.stat().st_size > 1000
+
+
+def test_auto_respects_backend():
+    """auto never hands a Pyomo request to column generation (which drives HiGHS directly)."""
+    big = mm.MMOTProblem.symmetric(mm.uniform(mm.line(0, 1, 200, midpoints=True)), 3, "coulomb")
+    assert mm.choose_method(big) == "colgen"
+    assert mm.choose_method(big, backend="pyomo") == "symmetric"

@@ -102,7 +102,12 @@ class HighsSession:
         self.n_cols += int(A_cols.shape[1])
 
     def set_time_limit(self, seconds: float) -> None:
-        self.h.setOptionValue("time_limit", float(max(seconds, 1e-3)))
+        """Allow the next :meth:`run` at most ``seconds`` more.
+
+        HiGHS compares ``time_limit`` with the instance's *total* run time, so the limit is set to
+        the time already used plus ``seconds``.
+        """
+        self.h.setOptionValue("time_limit", float(self.h.getRunTime() + max(seconds, 1e-3)))
 
     def run(self) -> LPResult:
         t0 = time.perf_counter()

@@ -56,7 +56,7 @@ from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 __all__ = [
     "SymmetricPrimal", "SymmetricDual", "multiset_costs", "multiset_distinct", "symmetric_size",
     "min_reduced_cost_enumerated", "dual_violation_symmetric", "expand_multiset_plan",
-    "multiset_marginal_error", "require_symmetric", "PLAN_ZERO_TOL", "FULL_SYMMETRIZE_MAX_N",
+    "multiset_marginal_error", "require_symmetric", "plan_fields", "PLAN_ZERO_TOL", "FULL_SYMMETRIZE_MAX_N",
 ]
 
 #: Plan entries at or below this are dropped from the returned sparse plan.

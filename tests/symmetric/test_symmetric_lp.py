@@ -25,8 +25,8 @@ EMD_TOL = 1e-8
 def _marginal(rng: np.random.Generator, l: int, d: int, N: int) -> mm.Marginal:
     pts = rng.uniform(-2.0, 2.0, size=(l, d))
     w = rng.uniform(0.3, 1.0, size=l)
-    w /= w.sum()
-    w = np.minimum(w, 0.95 / N)  # keep every site below 1/N (Coulomb feasibility)
+    for _ in range(100):  # cap every site at 0.95/N (Coulomb feasibility) and renormalise
+        w = np.minimum(w / w.sum(), 0.95 / N)
     return mm.Marginal(pts, w, normalize=True)
 
 

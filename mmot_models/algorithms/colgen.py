@@ -1,0 +1,322 @@
+"""Certified column generation for the symmetric multiset LP (``method="colgen"``).
+
+Restricted master (a subset ``S`` of multisets, warm-started :class:`~mmot_models.backends.highs.HighsSession`):
+
+.. math::
+    \\min_{\\gamma \\ge 0} \\sum_{m\\in S} c(m)\\gamma_m
+    \\quad\\text{s.t.}\\quad \\sum_{m\\in S} n_s(m)\\gamma_m = N\\mu_s .
+
+Its optimal value ``U`` is an upper bound (its plan is feasible for the full problem).  With the row
+duals ``u`` and the minimal reduced cost ``r* = min_m c(m) - sum_s n_s(m) u_s`` over *all*
+multisets (or a valid lower bound on it), ``u + min(r*, 0)/N`` is dual feasible, so
+
+.. math::  L = N\\langle u, \\mu\\rangle + \\min(r^*, 0) \\le \\text{OPT} \\le U
+
+(plans have mass 1).  Each round records ``U``, ``L`` (when an exact pricer or a certified bound
+ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * max(1, |U|)``
+(status ``OPTIMAL``), or on the time or round limit (status ``TIME_LIMIT``/``ITERATION_LIMIT``,
+``bound=UPPER``, with the best certified lower bound).
+
+Initial columns: the cyclic quantile plan (:func:`~mmot_models.physics.reference.cyclic_quantile_plan`)
+is exactly feasible in any dimension and site order, so the master is feasible from round one.
+
+Pricing (:mod:`mmot_models.algorithms.pricing`): a heuristic local search over multisets proposes
+negative columns cheaply; an exact pricer certifies -- chunked enumeration for small counts and
+N-ary costs, branch and bound for pair costs (with a node budget, returning a valid lower bound on
+``r*`` when the budget is exhausted).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import MMOTInputError, ProblemTooLargeError
+from ..formulations.multisets import multiset_count, occupation_matrix
+from ..formulations.standard_lp import StandardLP
+from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
+from ..problem import MMOTProblem
+from ..solution import Bound, Solution, Status
+from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
+                      reduced_cost_matrix)
+
+__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX"]
+
+#: Default relative gap ``(U - L) / max(1, |U|)`` at which the run is certified optimal.
+DEFAULT_TOL = 1e-9
+#: Exact pricing enumerates all multisets up to this count (above: branch and bound for pair costs).
+ENUMERATE_PRICING_MAX = 3_000_000
+#: Largest multiset count priced by enumeration for N-ary costs (no branch and bound for them).
+NARY_ENUMERATE_MAX = 200_000_000
+#: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
+MAX_NODE_BUDGET = 1e12
+#: HiGHS tolerances of the master (tight, so that duals certify to ~1e-10).
+_MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+def initial_columns(problem: MMOTProblem) -> np.ndarray:
+    """Sorted multisets of the cyclic quantile plan (sites ordered lexicographically by coordinates)."""
+    from ..physics.reference import cyclic_quantile_plan
+
+    marg = problem.marginals[0]
+    pts = marg.points
+    order = np.lexsort(pts.T[::-1])
+    idx, _ = cyclic_quantile_plan(marg.weights, problem.n_marginals, order=order)
+    return np.unique(np.sort(idx, axis=1), axis=0)
+
+
+def _master_lp(problem: MMOTProblem, ms: np.ndarray, cost: np.ndarray) -> StandardLP:
+    l, N = problem.sizes[0], problem.n_marginals
+    b = N * np.asarray(problem.marginals[0].weights, dtype=float)
+    A = occupation_matrix(ms, l)
+    M = ms.shape[0]
+    return StandardLP(c=cost, A=A, row_lower=b, row_upper=b.copy(), col_lower=np.zeros(M),
+                      col_upper=np.full(M, np.inf), name="colgen_master")
+
+
+def _key(ms: np.ndarray) -> np.ndarray:
+    """One void-dtype key per sorted multiset row (for set membership)."""
+    a = np.ascontiguousarray(ms.astype(np.int32))
+    return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+
+
+def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = DEFAULT_TOL,
+                 time_limit: float | None = None, max_rounds: int = 1000, columns_per_round: int | None = None,
+                 pricing: str = "auto", exact_every: int | None = None, node_budget: float | None = None,
+                 certify: bool = True, seed: int = 0, expand: str | bool | None = "auto",
+                 threads: int | None = None, verbose: bool = False, solver_options: dict | None = None,
+                 **ignored: Any) -> Solution:
+    """Column generation for the symmetric multiset LP with a certified gap.
+
+    Parameters
+    ----------
+    tol : float
+        Stop when ``(U - L) <= tol * max(1, |U|)`` (default ``1e-9``).
+    time_limit : float, optional
+        Wall-clock limit in seconds for the whole run.
+    max_rounds : int
+        Round limit.
+    columns_per_round : int, optional
+        Most negative columns added per round (default ``max(2 l, 100)``).
+    pricing : {"auto", "enumerate", "bnb", "heuristic"}
+        Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
+        N-ary costs, branch and bound otherwise).  ``"heuristic"`` never certifies (upper bound only,
+        except for a final exact check when ``certify``).
+    exact_every : int, optional
+        With the heuristic pricer active, run the exact pricer every this many rounds (default 1
+        for N <= 6, else 10) and whenever the heuristic finds no new column.
+    node_budget : float, optional
+        Branch-and-bound budget (node x site evaluations) per exact pricing call (default 2e9 for
+        N <= 8, else 2e7); exhausted, the pricer returns a valid bound, the larger of the open
+        nodes' bound and the convex relaxation bound (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
+    certify : bool
+        With ``pricing="heuristic"``: run one exact/bounded pricing when the heuristic stalls.
+    seed : int
+        Seed of the heuristic's random restarts.
+    expand : {"auto", "symmetrize", "cyclic", None}
+        Expansion of the final multiset plan (see :mod:`mmot_models.formulations.symmetric`).
+
+    Returns
+    -------
+    Solution
+        ``info["history"]``: one dict per round (``upper``, ``lower`` (this round, or ``None``),
+        ``best_lower``, ``gap``, ``n_cols``, ``added``, ``pricer``, ``min_rc``, ``time_s``);
+        ``info["multisets"]``/``info["multiset_weights"]``: the final multiset plan.
+    """
+    if backend != "highs":
+        raise MMOTInputError(f"column generation runs on the 'highs' backend (warm starts), not {backend!r}")
+    if pricing not in ("auto", "enumerate", "bnb", "heuristic"):
+        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb or heuristic")
+    if not (tol > 0):
+        raise MMOTInputError(f"tol must be positive, got {tol}")
+    require_symmetric(problem)
+    problem.check_feasible()
+    from ..backends.highs import HighsSession
+
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit if time_limit is not None else math.inf
+    l, N = problem.sizes[0], problem.n_marginals
+    mu = np.asarray(problem.marginals[0].weights, dtype=float)
+    distinct = multiset_distinct(problem)
+    C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
+    M_total = multiset_count(l, N, distinct)
+    exact_kind = pricing if pricing in ("enumerate", "bnb") else (
+        "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else "bnb")
+    if exact_kind == "bnb" and C is None:
+        raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if C is None and M_total > NARY_ENUMERATE_MAX:
+        raise ProblemTooLargeError(
+            f"N-ary costs are priced by enumerating all {M_total:.3g} multisets every round (limit "
+            f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
+    use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
+    k_add = int(columns_per_round or max(2 * l, 100))
+    every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
+    budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
+    certified_exact = True
+    effort = 1
+    rng = np.random.default_rng(seed)
+
+    ms = initial_columns(problem)
+    cost = multiset_costs(problem, ms, C)
+    if not np.all(np.isfinite(cost)):
+        raise MMOTInputError("the initial cyclic-quantile columns have infinite cost; check the marginal "
+                             "(every site must carry at most 1/N of the mass under a Coulomb-type cost)")
+    keys = set(_key(ms).tolist())
+    opts = dict(_MASTER_OPTIONS)
+    opts.update(solver_options or {})
+    session = HighsSession(_master_lp(problem, ms, cost), threads=threads, verbose=False, options=opts)
+    history: list[dict[str, Any]] = []
+    best_lower, best_u = -math.inf, None
+    status, message = Status.ITERATION_LIMIT, "round limit reached"
+    x = u = None
+    upper = math.inf
+    solver_time = 0.0
+    iters = 0
+    bar = None
+    if verbose:
+        from tqdm import tqdm
+        bar = tqdm(total=max_rounds, desc="colgen", unit="round")
+    try:
+        for rnd in range(1, max_rounds + 1):
+            if time.perf_counter() > deadline:
+                status, message = Status.TIME_LIMIT, "time limit reached"
+                break
+            if math.isfinite(deadline):
+                # HiGHS's time_limit counts the instance's accumulated run time, not this run's
+                session.set_time_limit(deadline - time.perf_counter())
+            res = session.run()
+            solver_time += res.solver_time_s
+            iters += int(res.iterations or 0)
+            if res.status != Status.OPTIMAL or res.x is None or res.row_dual is None:
+                if res.status == Status.TIME_LIMIT:
+                    status, message = Status.TIME_LIMIT, "time limit reached in the master LP"
+                else:
+                    status, message = Status.NUMERICAL_ERROR, f"master LP failed: {res.message}"
+                break
+            x = np.maximum(res.x, 0.0)
+            u = np.asarray(res.row_dual, dtype=float)
+            upper = float(cost @ x)
+            dual_val = float(N * (u @ mu))
+            # ---------------- pricing
+            found = PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0))
+            B = reduced_cost_matrix(C, u, N, distinct) if C is not None else None
+            pricer = ""
+            if use_heuristic:
+                basis = ms[x > 1e-14]
+                found = _fresh(price_local_search(B, N, distinct, basis, n_best=k_add, rng=rng,
+                                                  n_random=64 * effort, n_kicks=2 + effort), keys)
+                pricer = "local"
+            if pricing == "heuristic":
+                run_exact = certify and found.rcs.size == 0
+            else:
+                run_exact = (not use_heuristic) or found.rcs.size == 0 or rnd % every == 0
+            lower_round = None
+            if run_exact:
+                if exact_kind == "enumerate":
+                    ex = price_enumerate(problem, u, k_add, C=C)
+                else:
+                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
+                                   deadline=deadline)
+                    if not ex.exact:  # budget exhausted: also try the convex relaxation bound
+                        qp = price_qp_bound(C, u, N, distinct)
+                        if qp.lower > ex.lower:
+                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
+                pricer = (pricer + "+" if pricer else "") + ex.method
+                certified_exact = certified_exact and ex.exact
+                lower_round = dual_val + min(ex.lower, 0.0)
+                if lower_round > best_lower:
+                    best_lower, best_u = lower_round, u.copy()
+                ex = _fresh(ex, keys)
+                if ex.rcs.size:
+                    found = _merge(found, ex, k_add)
+            # ---------------- new columns
+            new_ms = found.multisets
+            new_c = multiset_costs(problem, new_ms, C) if new_ms.size else np.empty(0)
+            fin = np.isfinite(new_c)
+            new_ms, new_c = new_ms[fin], new_c[fin]
+            gap = upper - best_lower
+            rel = gap / max(1.0, abs(upper))
+            history.append({"round": rnd, "upper": upper, "lower": lower_round, "best_lower": best_lower,
+                            "gap": gap, "relative_gap": rel, "n_cols": int(ms.shape[0]),
+                            "added": int(new_ms.shape[0]), "pricer": pricer,
+                            "min_rc": float(found.rcs[0]) if found.rcs.size else None,
+                            "time_s": time.perf_counter() - t0})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
+            if rel <= tol:
+                status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
+                break
+            if new_ms.shape[0] == 0:
+                if run_exact and not ex.exact and budget < MAX_NODE_BUDGET:
+                    # stalled: nothing improving found, bound not exact -> search harder next round
+                    budget *= 10.0
+                    effort = min(effort * 4, 16)
+                    history[-1]["escalated_budget"] = budget
+                    continue
+                if run_exact:
+                    status = Status.ITERATION_LIMIT
+                    message = (f"pricing found no new improving column but the certified gap is {gap:.3g} "
+                               "(exact pricer budget exhausted or numerical tolerance); raise node_budget")
+                    break
+                status = Status.ITERATION_LIMIT
+                message = ("heuristic pricing found no improving column; the value is an upper bound "
+                           "(pass certify=True or pricing='auto' for a certificate)")
+                break
+            A_new = occupation_matrix(new_ms, l)
+            session.add_columns(new_c, np.zeros(new_c.size), np.full(new_c.size, np.inf), A_new)
+            ms = np.concatenate([ms, new_ms.astype(ms.dtype)])
+            cost = np.concatenate([cost, new_c])
+            keys.update(_key(new_ms).tolist())
+        else:
+            status, message = Status.ITERATION_LIMIT, f"round limit {max_rounds} reached"
+    finally:
+        if bar is not None:
+            bar.close()
+        session.close()
+
+    wall = time.perf_counter() - t0
+    fields: dict[str, Any] = {}
+    info: dict[str, Any] = {"history": history, "rounds": len(history), "n_cols": int(ms.shape[0]),
+                            "n_rows": l, "multisets_total": M_total, "exact_pricer": exact_kind,
+                            "heuristic_pricer": bool(use_heuristic), "tol": tol,
+                            "pricing_always_exact": bool(certified_exact), "final_node_budget": budget}
+    if x is not None:
+        n = x.shape[0]  # columns added after the last master solve carry no weight
+        fields = plan_fields(problem, ms[:n], x, cost[:n], expand)
+        upper = float(cost[:n] @ x)
+        info.update(fields.pop("info"))
+    else:
+        upper = math.inf
+    pots = tuple([best_u] * N) if best_u is not None else None
+    if status == Status.OPTIMAL:
+        bound, value = Bound.EXACT, upper
+    else:
+        bound, value = Bound.UPPER, upper
+    fields.pop("upper_bound", None)
+    return Solution(value=value, status=status, method="colgen", backend="highs", lower_bound=best_lower,
+                    upper_bound=upper, bound=bound, potentials=pots,
+                    dual_value=best_lower, wall_time_s=wall, solver_time_s=solver_time, iterations=iters,
+                    message=message, info=info, problem=problem, **fields)
+
+
+def _fresh(res: PricingResult, keys: set) -> PricingResult:
+    """Drop columns already in the master."""
+    if res.multisets.shape[0] == 0:
+        return res
+    keep = np.array([k not in keys for k in _key(res.multisets).tolist()], dtype=bool)
+    return PricingResult(res.lower, res.exact, res.multisets[keep], res.rcs[keep], res.nodes, res.method)
+
+
+def _merge(a: PricingResult, b: PricingResult, k: int) -> PricingResult:
+    ms = np.concatenate([a.multisets.astype(np.int64), b.multisets.astype(np.int64)])
+    rc = np.concatenate([a.rcs, b.rcs])
+    if ms.shape[0] == 0:
+        return b
+    ms, first = np.unique(ms, axis=0, return_index=True)
+    rc = rc[first]
+    order = np.argsort(rc, kind="stable")[:k]
+    return PricingResult(b.lower, b.exact, ms[order], rc[order], b.nodes, b.method)

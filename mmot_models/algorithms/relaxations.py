@@ -1,0 +1,369 @@
+"""Relaxations and cheap brackets of the exact N-marginal value, as methods of :func:`mmot_models.solve`.
+
+=============  ================================================  ===================================
+method         what it computes                                  direction (vs. the exact value)
+=============  ================================================  ===================================
+``krep``       V_k: k-representable pair densities (LP)         lower (k<N), exact (k=N), upper (k>N)
+``sdp``        PSD occupation moment matrix (cvxpy)              lower (at least as tight as k=2)
+``meanfield``  product plan ``binom(N,2) <mu, C mu>``            upper (``inf`` on a Coulomb grid)
+``variance``   ``N(N-1)/2 sqrt((N-1)/(2N Var mu))`` (Coulomb)    lower
+=============  ================================================  ===================================
+
+Every ``value`` is on the scale of the exact N-marginal value (``binom(N,2)`` times the pair-density
+cost), so the numbers compare directly.  ``lower_bound``/``upper_bound`` bracket the *exact* value:
+e.g. for ``krep`` with ``k < N`` the lower bound is the certified LP dual bound of ``V_k`` and the upper
+bound is ``inf``; ``info["vk_lower"]``/``info["vk_upper"]`` bracket ``V_k`` itself.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..costs import Coulomb
+from ..errors import MMOTInputError
+from ..formulations.krep import KRepresentability, bipartition_rhs
+from ..formulations.sdp import SDPRelaxation, moment_matrix, sdp_lower_bound
+from ..formulations.standard_lp import LPResult, StandardLP
+from ..problem import MMOTProblem
+from ..solution import Bound, Solution, Status, symmetrize_plan
+from .lp import CERT_REL_TOL, MARGINAL_TOL, solve_standard_lp
+
+__all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound", "KREP_BACKENDS",
+           "SDP_CERT_REL_TOL", "MAX_SYMMETRIZED_ROWS"]
+
+KREP_BACKENDS = ("highs", "pyomo", "cvxpy")
+#: Relative gap (solver value vs. certified dual bound) below which the SDP counts as solved.
+SDP_CERT_REL_TOL = 1e-5
+#: Primal residuals (row sums, nonnegativity, masked entries, PSD eigenvalue) accepted for an SDP answer.
+SDP_PRIMAL_TOL = 1e-7
+#: Clarabel tolerance for LPs on the cvxpy backend (tight enough for the CERT_REL_TOL certificate).
+CVXPY_LP_TOL = 1e-9
+#: The k = N plan is expanded to N-tuples (all orderings) only below this many rows.
+MAX_SYMMETRIZED_ROWS = 200_000
+#: Cutting-plane rounds / cuts per round for the bipartition inequalities; exact separation below this l.
+CUT_ROUNDS = 25
+CUTS_PER_ROUND = 20
+EXACT_SEPARATION_MAX_L = 18
+SEPARATION_STARTS = 64
+
+
+def _ignore(options: dict[str, Any], *names: str) -> None:
+    for n in names:
+        options.pop(n, None)
+
+
+def _solve_lp(lp: StandardLP, backend: str, options: dict[str, Any]) -> LPResult:
+    if backend == "cvxpy":
+        from ..backends import cvxpy as cvx
+        return cvx.solve_lp(lp, solver=options.get("solver", cvx.DEFAULT_SOLVER),
+                            time_limit=options.get("time_limit"), verbose=options.get("verbose", False),
+                            tol=options.get("tol") or CVXPY_LP_TOL)
+    if backend not in KREP_BACKENDS:
+        raise MMOTInputError(f"unknown backend {backend!r} for krep; choose one of {', '.join(KREP_BACKENDS)}")
+    return solve_standard_lp(lp, backend, time_limit=options.get("time_limit"), threads=options.get("threads"),
+                             verbose=options.get("verbose", False),
+                             pyomo_solver=options.get("pyomo_solver", "appsi_highs"),
+                             solver_options=options.get("solver_options"))
+
+
+# ------------------------------------------------------------------ bipartition separation
+def _all_signs(l: int) -> np.ndarray:
+    """All sign vectors with s_0 = +1 (each partition once), shape (2^(l-1), l)."""
+    bits = (np.arange(2 ** (l - 1))[:, None] >> np.arange(l - 1)[None, :]) & 1
+    return np.concatenate([np.ones((bits.shape[0], 1)), 1.0 - 2.0 * bits], axis=1)
+
+
+def _separate(P: np.ndarray, rhs: float, n_cuts: int, rng: np.random.Generator) -> tuple[np.ndarray, float, str]:
+    """Sign vectors ``s`` with ``s^T P s < rhs`` (most violated first), the min found, and the method."""
+    l = P.shape[0]
+    if l <= EXACT_SEPARATION_MAX_L:
+        S = _all_signs(l)
+        vals = np.einsum("ri,ij,rj->r", S, P, S)
+        how = "exact"
+    else:  # 1-flip local search from spectral and random starts, all starts at once (cuts stay valid)
+        ev, V = np.linalg.eigh(P)
+        starts = np.concatenate([np.where(V[:, :min(5, l)].T >= 0, 1.0, -1.0),
+                                 rng.choice([-1.0, 1.0], size=(SEPARATION_STARTS, l))])
+        S = starts.copy()
+        rows = np.arange(S.shape[0])
+        dP = np.diag(P)
+        for _ in range(10 * l):
+            # flipping s_i changes s^T P s by -4 s_i (P s)_i + 4 P_ii
+            delta = -4.0 * S * (S @ P) + 4.0 * dP[None, :]
+            i = np.argmin(delta, axis=1)
+            better = delta[rows, i] < -1e-15
+            if not better.any():
+                break
+            S[rows[better], i[better]] *= -1.0
+        S = np.unique(S * np.where(S[:, :1] > 0, 1.0, -1.0), axis=0)
+        vals = np.einsum("ri,ij,rj->r", S, P, S)
+        how = "heuristic"
+    order = np.argsort(vals)
+    viol = order[vals[order] < rhs - 1e-9][:n_cuts]
+    return S[viol], float(vals.min()), how
+
+
+def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = None,
+               cuts: bool | int = False, **options: Any) -> Solution:
+    """k-representability relaxation ``V_k`` (see :mod:`mmot_models.formulations.krep`).
+
+    Parameters
+    ----------
+    problem : MMOTProblem
+        Symmetric (N equal marginals) with a pair cost.
+    backend : ``"highs"`` (default), ``"pyomo"`` or ``"cvxpy"`` (Clarabel; ``solver="SCS"`` option).
+    k : int
+        Bodies of the representing plan, ``k >= 2`` (default 2).
+    cuts : bool or int
+        Add bipartition cuts ``s^T P s >= ((K mod 2) - K)/(K(K-1))`` by a cutting-plane loop.
+        ``True`` uses ``K = N`` (the strongest valid order); an int ``K`` (``3 <= K <= N``) the order-K
+        inequality (``K = 3``: the slides' bipartition inequality).  Only for ``k < N`` (lower bounds).
+    **options
+        ``time_limit``, ``threads``, ``verbose``, ``memory_limit_bytes``, ``pyomo_solver``,
+        ``solver_options``; ``solver``/``tol`` for the cvxpy backend.
+
+    Returns
+    -------
+    Solution
+        ``value`` = V_k, ``bound`` LOWER (k < N), EXACT (k = N) or UPPER (k > N).  ``info`` holds
+        ``vk_lower``/``vk_upper`` (certified bracket of V_k), ``per_pair`` = V_k / binom(N, 2),
+        ``pair_density`` (array) and the multiset plan (``multisets``, ``multiset_weights``).
+    """
+    t0 = time.perf_counter()
+    _ignore(options, "eps")
+    k = 2 if k is None else k
+    if int(k) != k:
+        raise MMOTInputError(f"k must be an integer, got {k!r}")
+    k = int(k)
+    form = KRepresentability(k)
+    N = problem.n_marginals
+    method = f"krep(k={k})"
+    direction = Bound.LOWER if k < N else (Bound.EXACT if k == N else Bound.UPPER)
+    if problem.singular_diagonal:
+        w = problem.marginals[0].weights
+        if k <= N:
+            problem.check_feasible()
+        if k > N and float(w.max()) > 1.0 / k + 1e-12:
+            return Solution(value=math.inf, status=Status.INFEASIBLE, method=method, backend=backend,
+                            bound=Bound.UPPER, wall_time_s=time.perf_counter() - t0, problem=problem,
+                            message=f"a site carries {w.max():.4g} > 1/k = {1 / k:.4g}: no k-representable pair "
+                                    "density avoids the infinite diagonal, V_k = +inf",
+                            info={"k": k, "per_pair": math.inf})
+    lp = form.build(problem, memory_limit_bytes=options.get("memory_limit_bytes"))
+    t_build = time.perf_counter() - t0
+    order = 0
+    if cuts:
+        if k >= N:
+            raise MMOTInputError(f"bipartition cuts are valid for N-representable pair densities: use them with "
+                                 f"k < N (got k={k}, N={N})")
+        order = N if cuts is True else int(cuts)
+        if not 3 <= order <= N:
+            raise MMOTInputError(f"cut order must satisfy 3 <= K <= N={N}, got {cuts!r}")
+    session = None
+    if order and backend == "highs":  # cutting planes: keep one HiGHS instance, add rows, warm start
+        from ..backends.highs import HighsSession
+        session = HighsSession(lp, time_limit=options.get("time_limit"), threads=options.get("threads"),
+                               verbose=options.get("verbose", False), options=options.get("solver_options"))
+        res = session.run()
+    else:
+        res = _solve_lp(lp, backend, options)
+    inv = form.invert(problem, lp, res)
+    n_cuts, sep_min, how, rounds = 0, math.nan, "", 0
+    if order:
+        rng = np.random.default_rng(0)
+        rhs = bipartition_rhs(order)
+        while rounds < CUT_ROUNDS and res.status == Status.OPTIMAL and "pair_density" in inv:
+            signs, sep_min, how = _separate(inv["pair_density"], rhs, CUTS_PER_ROUND, rng)
+            if signs.shape[0] == 0:
+                break
+            n_old = lp.n_rows
+            lp = form.with_cuts(lp, signs, order)
+            n_cuts += signs.shape[0]
+            rounds += 1
+            if session is not None:
+                new = lp.A[n_old:].tocsr()
+                r = new.shape[0]
+                session.h.addRows(r, lp.row_lower[n_old:], lp.row_upper[n_old:], int(new.nnz),
+                                  new.indptr[:-1].astype(np.int32), new.indices.astype(np.int32),
+                                  new.data.astype(np.float64))
+                res = session.run()
+            else:
+                res = _solve_lp(lp, backend, options)
+            inv = form.invert(problem, lp, res)
+        if session is not None:
+            session.close()
+    status = res.status
+    vk_upper = inv["primal"] if (status == Status.OPTIMAL and inv["residual"] <= MARGINAL_TOL) else math.inf
+    vk_lower = inv["dual"]
+    message = ""
+    value = inv["primal"] if math.isfinite(vk_upper) else vk_lower
+    if status == Status.OPTIMAL:
+        gap = vk_upper - vk_lower
+        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
+            status = Status.NUMERICAL_ERROR
+            message = f"solver reported optimal but the certificate gap of V_k is {gap:.3g}"
+    elif status == Status.INFEASIBLE:
+        value = math.inf
+        message = "no k-representable pair density has the marginal (V_k = +inf)"
+    else:
+        message = f"solver stopped: {res.message}"
+    if order and status == Status.OPTIMAL:
+        vk_upper = math.inf  # with cuts the plan is a relaxation of V_k's set no more: only the lower side
+    # map to the exact value
+    lower = vk_lower if k <= N else -math.inf
+    upper = vk_upper if k >= N and not order else math.inf
+    plan_idx = plan_w = pots = None
+    merr = None
+    if k == N and "multisets" in inv and status == Status.OPTIMAL:
+        ms, w = inv["multisets"], inv["weights"]
+        if ms.shape[0] * math.factorial(N) <= MAX_SYMMETRIZED_ROWS:
+            plan_idx, plan_w = symmetrize_plan(ms, w)
+            mu = problem.marginals[0].weights
+            got = np.bincount(plan_idx[:, 0], weights=plan_w, minlength=mu.size)
+            merr = np.full(N, float(np.max(np.abs(got - mu))))
+        if "potential" in inv:
+            pots = tuple([inv["potential"]] * N)
+    scale = math.comb(N, 2)
+    info: dict[str, Any] = {
+        "k": k, "N": N, "vk_lower": vk_lower, "vk_upper": vk_upper,
+        "per_pair": value / scale if math.isfinite(value) else value,
+        "n_multisets": lp.n_cols, "n_rows": lp.n_rows, "build_time_s": t_build,
+        "primal_residual": inv["residual"], "dual_violation": inv["dual_violation"],
+        "solver_message": res.message,
+    }
+    if order:
+        info.update(cut_order=order, cuts_added=n_cuts, cut_rounds=rounds, cut_separation=how,
+                    cut_min_found=sep_min)
+        method += f"+cuts(K={order})"
+    for key in ("pair_density", "multisets"):
+        if key in inv:
+            info[key] = inv[key]
+    if "weights" in inv:
+        info["multiset_weights"] = inv["weights"]
+    return Solution(value=value, status=status, method=method, backend=res.backend, lower_bound=lower,
+                    upper_bound=upper, bound=direction, plan_indices=plan_idx, plan_weights=plan_w,
+                    potentials=pots, primal_value=inv["primal"], dual_value=vk_lower, marginal_error=merr,
+                    wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s,
+                    iterations=res.iterations, message=message, log=res.log, info=info, problem=problem)
+
+
+def _sdp_primal_ok(info: dict[str, Any]) -> bool:
+    return (info.get("rowsum_residual", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("nonneg_violation", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("masked_entry_max", math.inf) <= SDP_PRIMAL_TOL
+            and info.get("psd_min_eigenvalue", 0.0) >= -SDP_PRIMAL_TOL)
+
+
+def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CLARABEL",
+              tol: float | None = None, time_limit: float | None = None, verbose: bool = False,
+              **options: Any) -> Solution:
+    """Semidefinite relaxation (see :mod:`mmot_models.formulations.sdp`): a lower bound, solved
+    through cvxpy with ``solver`` ``"CLARABEL"`` (default) or ``"SCS"``.
+
+    ``backend`` may be ``"highs"`` (the package default, meaning "default solver") or ``"cvxpy"``.
+    Options: ``psd=False`` drops the PSD block (the k = 2 LP); ``occupation_bounds=True`` adds the
+    ``n_s in {0, 1}`` inequalities valid under an infinite diagonal (Coulomb; often much tighter).
+    ``lower_bound`` is certified from the duals (independent of the solver's accuracy); ``info``
+    reports the solver's accuracy: ``rowsum_residual``, ``psd_min_eigenvalue`` (of ``M(P)``, negative =
+    infeasible by that much), ``nonneg_violation`` and ``solver_dual_gap`` (value - certified bound).
+    """
+    from ..backends import cvxpy as cvx
+
+    _ignore(options, "threads", "memory_limit_bytes", "pyomo_solver", "eps", "k")
+    if backend not in ("cvxpy", "highs"):
+        raise MMOTInputError(f"the SDP relaxation runs on cvxpy (solver CLARABEL or SCS), not backend {backend!r}")
+    t0 = time.perf_counter()
+    psd = bool(options.pop("psd", True))
+    occ = bool(options.pop("occupation_bounds", False))
+    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem)
+    r = cvx.solve_problem(model.problem, solver, time_limit=time_limit, tol=tol, verbose=verbose,
+                          options=options.pop("solver_options", None))
+    info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
+                            "occupation_bounds": occ}
+    lower = -math.inf
+    status = r.status
+    message = ""
+    if model.P.value is not None:
+        P = np.asarray(model.P.value, dtype=float)
+        info["rowsum_residual"] = float(np.max(np.abs(P.sum(axis=1) - model.mu)))
+        info["nonneg_violation"] = float(max(0.0, -P[model.free].min()))
+        info["masked_entry_max"] = float(np.abs(P[~model.free]).max()) if (~model.free).any() else 0.0
+        if psd:
+            info["psd_min_eigenvalue"] = float(np.linalg.eigvalsh(moment_matrix(P, model.mu, model.N)).min())
+        info["pair_density"] = P
+        lower, diag = sdp_lower_bound(model)
+        info.update(diag)
+        info["solver_dual_gap"] = r.value - lower
+    value = r.value
+    if status == Status.NUMERICAL_ERROR and math.isfinite(lower) and _sdp_primal_ok(info):
+        # cvxpy's "optimal_inaccurate": accept when our own certificate closes (checked below)
+        status = Status.OPTIMAL
+        message = "solver reported optimal_inaccurate; accepted because the certified dual bound and the primal " \
+                  "residuals close"
+    if status == Status.OPTIMAL:
+        gap = value - lower
+        if not (math.isfinite(gap) and gap <= SDP_CERT_REL_TOL * max(1.0, abs(value))):
+            status = Status.NUMERICAL_ERROR
+            message = f"the certified dual bound is {gap:.3g} below the solver value; tighten tol"
+    elif status == Status.INFEASIBLE:
+        value = math.inf
+        message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
+    else:
+        message = f"solver stopped: {r.message}"
+    name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
+    return Solution(value=value, status=status, method=name,
+                    backend=f"cvxpy-{r.solver.lower()}", lower_bound=lower, bound=Bound.LOWER,
+                    dual_value=lower, primal_value=r.value, wall_time_s=time.perf_counter() - t0,
+                    solver_time_s=r.solver_time_s, iterations=r.iterations, message=message, info=info,
+                    problem=problem)
+
+
+def solve_meanfield(problem: MMOTProblem, backend: str = "highs", **options: Any) -> Solution:
+    """Mean-field (product plan) value ``sum_{i<j} <mu_i, C mu_j>``: an upper bound.
+
+    The product plan is feasible, so the value is a certified upper bound; it is ``+inf`` under a cost
+    with an infinite diagonal on a grid (the product plan puts mass on coincident sites).  There
+    ``info["offdiagonal_mean_field"]`` gives the finite part ``sum_{i<j} sum_{a != b}`` (no bound).
+    """
+    from ..physics.reference import mean_field_value
+
+    t0 = time.perf_counter()
+    value = mean_field_value(problem)
+    info: dict[str, Any] = {}
+    message = ""
+    if not math.isfinite(value):
+        N = problem.n_marginals
+        off = 0.0
+        for i in range(N):
+            for j in range(i + 1, N):
+                C = problem.pair_matrix(i, j)
+                a, b = problem.marginals[i].weights, problem.marginals[j].weights
+                off += float(a @ np.where(np.isfinite(C), C, 0.0) @ b)
+        info["offdiagonal_mean_field"] = off
+        message = "the product plan charges coincident sites (infinite cost): no finite mean-field bound on a grid"
+    else:
+        info["per_pair"] = value / math.comb(problem.n_marginals, 2)
+    return Solution(value=value, status=Status.OPTIMAL, method="meanfield", backend="closed-form",
+                    upper_bound=value, bound=Bound.UPPER, primal_value=value,
+                    wall_time_s=time.perf_counter() - t0, message=message, info=info, problem=problem)
+
+
+def solve_variance_bound(problem: MMOTProblem, backend: str = "highs", **options: Any) -> Solution:
+    """Variance lower bound ``N(N-1)/2 * sqrt((N-1)/(2N Var mu))`` for the Coulomb cost
+    (:func:`mmot_models.physics.reference.variance_lower_bound`)."""
+    from ..physics.reference import variance_lower_bound
+
+    if not isinstance(problem.cost, Coulomb):
+        raise MMOTInputError(f"the variance bound holds for the Coulomb cost 1/|x-y| only, not "
+                             f"{getattr(problem.cost, 'kind', '?')!r}")
+    if not problem.is_symmetric:
+        raise MMOTInputError("the variance bound needs N equal marginals")
+    t0 = time.perf_counter()
+    value = variance_lower_bound(problem.marginals[0], problem.n_marginals)
+    return Solution(value=value, status=Status.OPTIMAL, method="variance", backend="closed-form",
+                    lower_bound=value, bound=Bound.LOWER, dual_value=value,
+                    wall_time_s=time.perf_counter() - t0, problem=problem,
+                    info={"variance": problem.marginals[0].variance()})
