@@ -122,4 +122,13 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
     if method == "auto":
         method = choose_method(problem, options.get("memory_limit_bytes"), backend)
     fn = _load(method)
-    return fn(problem, backend=backend, **options)
+    try:
+        return fn(problem, backend=backend, **options)
+    except TypeError as exc:
+        # an option the method does not take: a call-site error, reported as bad input
+        msg = str(exc)
+        if "unexpected keyword argument" in msg:
+            name = msg.rsplit("argument", 1)[-1].strip().strip("'\"")
+            raise MMOTInputError(f"method {method!r} does not take the option {name!r}; "
+                                 f"see help(mmot_models.solve) and the method's docstring") from None
+        raise

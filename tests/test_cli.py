@@ -100,3 +100,8 @@ def test_auto_respects_backend():
     big = mm.MMOTProblem.symmetric(mm.uniform(mm.line(0, 1, 200, midpoints=True)), 3, "coulomb")
     assert mm.choose_method(big) == "colgen"
     assert mm.choose_method(big, backend="pyomo") == "symmetric"
+
+
+def test_unknown_option_is_bad_input(uniform3, capsys):
+    assert main(["solve", str(uniform3), "--method", "primal", "--option", "bogus=1"]) == 2
+    assert "bogus" in capsys.readouterr().err
