@@ -200,15 +200,19 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
                         w = engine.weights(i, v)
                         if i == 0:
                             err = _l1(v[0] * w, mus[0])  # first marginal of the previous sweep's plan
+                        prev = b[i]
                         inv, ok_i = _safe_inv(w, mus[i])
                         ok = ok and ok_i
                         if not ok_i:
                             break
+                        b[i] = inv
                         if omega != 1.0:
-                            # over-relaxed projection (Thibault et al.): log b <- (1-w) log b + w log(1/w_i)
-                            b[i] = np.exp((1.0 - omega) * np.log(b[i]) + omega * np.log(inv))
-                        else:
-                            b[i] = inv
+                            # over-relaxed projection (Thibault et al.): log b <- (1-w) log b + w log(1/w_i);
+                            # plain projection when the extrapolated scaling would leave float range
+                            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                                lb = (1.0 - omega) * np.log(prev) + omega * np.log(inv)
+                            if np.all(np.abs(lb) < 600.0):
+                                b[i] = np.exp(lb)
                 it += 1
                 it_stage += 1
                 bar.update(1)
