@@ -300,8 +300,9 @@ def n3_multiscale(quick: bool) -> str:
         exact = float(np.sum(p.tuple_costs(idx) * w))
         for ms in (True, False):
             t0 = time.perf_counter()
-            s = solve_entropic(p, eps=eps, tol=1e-5, multiscale=ms, symmetric=False, overrelax=1.5, max_iter=200000,
-                               time_limit=900, plan=False,
+            # dense peer: plain Sinkhorn (over-relaxation on the dense N = 3 engine hit NUMERICAL_ERROR here)
+            s = solve_entropic(p, eps=eps, tol=1e-5, multiscale=ms, symmetric=False, overrelax=1.5 if ms else 1.0,
+                               max_iter=200000, time_limit=600 if ms else 150, plan=False,
                                multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0} if ms else None)
             dt = time.perf_counter() - t0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -309,7 +310,7 @@ def n3_multiscale(quick: bool) -> str:
             per = "; ".join(f"{L['sizes'][0]}: {L['iterations']} sw, {L['time_s']:.1f} s, nnz {L['nnz']:,}" for L in lev) or "dense"
             rows.append((l, eps, "multiscale" if ms else "dense", per, s.iterations, dt, s.value, exact,
                          (s.value - exact) / exact, s.info.get("max_marginal_l1_error", float("nan")), s.status.value, rss))
-    out = ["### N = 3 multiscale, 1D (uniform on [0, 1], Coulomb, eps = 40 h^2, level eps factor 4, over-relaxation 1.5, tol 1e-5)", "",
+    out = ["### N = 3 multiscale, 1D (uniform on [0, 1], Coulomb, eps = 40 h^2, level eps factor 4, over-relaxation 1.5 (dense: plain, time limit 150 s), tol 1e-5)", "",
            "| l | eps | engine | per level (points: sweeps, time, pattern nnz) | sweeps | time (s) | <c, gamma> | exact LP (cyclic quantile) | rel. error | L1 marginal error | status | peak RSS so far (MiB) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -175,6 +175,19 @@ def level_eps(eps: float, n_levels: int, level_eps_factor: float) -> list[float]
     return [float(eps) * float(level_eps_factor) ** k for k in range(n_levels)]
 
 
+def _prolong(u: np.ndarray, coarse: Level, fine: Level, interpolate: bool) -> np.ndarray:
+    """Coarse potential on the fine points: the parent's value, or in 1D (``interpolate``) the linear
+    interpolation between coarse points.  With eps tied to ``h^2`` the cost changes across a cell by
+    ``~ |c'| h >> eps``, so piecewise-constant potentials would put most of a cell's mass on its edge."""
+    if interpolate and fine.points.shape[1] == 1 and coarse.points.shape[0] > 1:
+        xc = coarse.points[:, 0]
+        order = np.argsort(xc)
+        ok = np.isfinite(u[order])
+        if ok.sum() >= 2:
+            return np.interp(fine.points[:, 0], xc[order][ok], u[order][ok])
+    return u[fine.parent]
+
+
 def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: int | None = None,
                      threshold: float = 1e-8, dilate: bool | None = None,
                      level_eps_factor: float | None = None) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
@@ -217,7 +230,11 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
     engine = PairEngine(costs, mus)
     iters = 0
     levels_info = []
-    budget = replace(opts, eps=eps_lev[top], eps_start=max(eps_lev[top], opts.eps_start or eps_lev[top]))
+    # coarse levels only feed the pattern and the warm start: with eps tied to the level they stop at
+    # max(tol, stage_tol); the given grid is always solved to tol
+    coarse_tol = max(opts.tol, opts.stage_tol) if q > 1 else opts.tol
+    budget = replace(opts, eps=eps_lev[top], tol=coarse_tol if top > 0 else opts.tol,
+                     eps_start=max(eps_lev[top], opts.eps_start or eps_lev[top]))
     rec = run_sinkhorn(engine, mus, budget)
     iters += rec.iterations
     levels_info.append({"level": top, "eps": eps_lev[top], "sizes": [len(w) for w in mus], "nnz": int(sum(m.size for m in costs.values())),
@@ -235,11 +252,12 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
                 P = engine.pair_marginal(i, j, v)
                 pats[(i, j)] = refine_pattern(P, threshold, hier[i][lev], hier[j][lev], len(mus[i]), len(mus[j]),
                                               problem.cost, *((hier[i][lev + 1], hier[j][lev + 1]) if dilate else ()))
-        u0 = [rec.u[i][hier[i][lev].parent] for i in range(N)]
+        u0 = [_prolong(rec.u[i], hier[i][lev + 1], hier[i][lev], interpolate=q > 1) for i in range(N)]
         mus = [h[lev].weights for h in hier]
         engine = PairEngine(pats, mus)
         left = None if opts.time_limit is None else max(0.0, opts.time_limit - (time.perf_counter() - t0))
-        budget = replace(opts, eps=eps_lev[lev], max_iter=max(0, opts.max_iter - iters), time_limit=left,
+        budget = replace(opts, eps=eps_lev[lev], tol=coarse_tol if lev > 0 else opts.tol,
+                         max_iter=max(0, opts.max_iter - iters), time_limit=left,
                          eps_start=eps_lev[lev + 1])
         rec = run_sinkhorn(engine, mus, budget, u0=u0, eps_start=eps_lev[lev + 1])
         iters += rec.iterations
