@@ -268,3 +268,20 @@ def test_overrelaxation_same_solution():
     assert plain.status == fast.status == Status.CONVERGED
     assert fast.value == pytest.approx(plain.value, rel=VARIANT_RTOL)
     assert fast.iterations < plain.iterations
+
+
+@pytest.mark.slow
+def test_n3_multiscale_l256_close_to_exact():
+    """l = 256, eps = 40 h^2 (about 80 s): converged, within 1e-3 of the exact LP optimum."""
+    from mmot_models.physics.reference import cyclic_quantile_plan
+
+    l = 256
+    m = mm.uniform(mm.line(0, 1, l, midpoints=True))
+    p = mm.MMOTProblem.symmetric(m, 3, mm.Coulomb())
+    s = solve_entropic(p, eps=40.0 / l ** 2, tol=1e-5, multiscale=True, overrelax=1.5, max_iter=200000, plan=False,
+                       multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0})
+    idx, w = cyclic_quantile_plan(m.weights, 3)
+    exact = float(np.sum(p.tuple_costs(idx) * w))
+    assert s.status == Status.CONVERGED
+    assert max(s.info["marginal_l1_errors"]) <= 1e-5
+    assert 0 < s.value - exact < 1e-3 * exact
