@@ -106,6 +106,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                    max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
                    multiscale: bool | None = None, eps_start: float | None = None, eps_factor: float = 0.5,
                    stage_tol: float = 1e-3, absorb_threshold: float = 50.0, damping: float | None = None,
+                   overrelax: float = 1.0,
                    plan: bool = True, plan_truncate_mass: float | None = None, max_plan_entries: int = 5_000_000,
                    upper_bound: bool = True, lower_bound_max_entries: float = 2e8,
                    max_tensor_entries: float = 2e7, dense_limit_bytes: float | None = None,
@@ -133,6 +134,10 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     eps_start, eps_factor, stage_tol :
         eps-scaling: from ``eps_start`` (default: the cost spread) down by ``eps_factor``; intermediate
         stages stop at ``max(tol, stage_tol)``.
+    overrelax : float
+        Over-relaxation ``omega`` of the general (Gauss-Seidel) variant:
+        ``log b_i <- (1 - omega) log b_i + omega log(1/w_i)``; 1 = plain Sinkhorn, ``(1, 2)``
+        accelerates the slow modes (measured: 2.5x fewer sweeps at ``omega = 1.5`` on N = 3 Coulomb).
     absorb_threshold : float
         Absorb the scalings into the kernels when ``max |log b| >`` this.
     plan, plan_truncate_mass, max_plan_entries :
@@ -158,6 +163,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     tol = float(tol)
     if not (tol > 0):
         raise MMOTInputError(f"tol must be positive, got {tol}")
+    if not (0 < float(overrelax) < 2):
+        raise MMOTInputError(f"overrelax must be in (0, 2) (1 = plain Sinkhorn), got {overrelax}")
     if not (0 < eps_factor < 1):
         raise MMOTInputError(f"eps_factor must be in (0, 1), got {eps_factor}")
     problem.check_feasible()
@@ -181,7 +188,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     opts = SinkhornOptions(eps=eps, tol=tol, max_iter=int(max_iter), time_limit=time_limit,
                            eps_start=max(eps, scale) if eps_start is None else float(eps_start),
                            eps_factor=float(eps_factor), stage_tol=float(stage_tol),
-                           absorb_threshold=float(absorb_threshold), damping=damping, verbose=bool(verbose),
+                           absorb_threshold=float(absorb_threshold), damping=damping,
+                           overrelax=float(overrelax), verbose=bool(verbose),
                            progress=progress)
     cost_tensor = None
     ms_info: dict[str, Any] = {}

@@ -134,6 +134,7 @@ class PairEngine:
         self.pairs = [(i, j) for i in range(self.N) for j in range(i + 1, self.N)]
         self.sparse = isinstance(next(iter(costs.values())), SparsePattern)
         self.K: dict = {}
+        self.K3: np.ndarray | None = None  # sparse N = 3: kernel value of every stored triple
         self.KT: dict = {}
         self.unsafe = False
         self.n_fallback = 0
@@ -150,6 +151,15 @@ class PairEngine:
         self.u = [np.asarray(x, dtype=float) for x in u]
         self.eps = float(eps)
         self.unsafe = False
+        if self.N == 3 and self.sparse:
+            # one kernel value per stored triple, exponent of the full 3-body sum: a product of
+            # three absorbed pair factors could overflow although the plan entry is small
+            T = self.triples()
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                E = (self.u[0][T["s"]] + self.u[1][T["t"]] + self.u[2][T["r"]] - T["c"]) / self.eps
+                self.K3 = np.exp(E)
+            self.K3[~np.isfinite(self.K3)] = 0.0
+            return
         todo = [(0, 1)] if self.symmetric else self.pairs
         for (i, j) in todo:
             C = self.cost(i, j)
@@ -187,15 +197,25 @@ class PairEngine:
         key = t.astype(np.int64) * P12.shape[1] + r
         j = np.minimum(np.searchsorted(keys12, key), max(keys12.size - 1, 0))
         hit = keys12[j] == key if keys12.size else np.zeros(key.size, bool)
-        self._triples = {"s": s[hit], "t": t[hit], "r": r[hit], "e01": e01[hit], "e02": e02[hit], "e12": j[hit]}
+        del key, keys12, cnt, off
+        idt = np.int32 if max(self.sizes) < 2**31 else np.int64
+        edt = np.int32 if max(P01.nnz, P02.nnz, P12.nnz) < 2**31 else np.int64
+        e01, e02, e12 = e01[hit].astype(edt), e02[hit].astype(edt), j[hit].astype(edt)
+        c = P01.cost[e01] + P02.cost[e02] + P12.cost[e12]
+        self._triples = {"s": s[hit].astype(idt), "t": t[hit].astype(idt), "r": r[hit].astype(idt),
+                         "e01": e01, "e02": e02, "e12": e12, "c": c}
         return self._triples
+
+    @property
+    def n_triples(self) -> int:
+        return int(self.triples()["s"].size) if self.N == 3 and self.sparse else 0
 
     def _triple_values(self, v: Sequence[np.ndarray], skip: int | None = None) -> np.ndarray:
         T = self.triples()
-        val = self.K[(0, 1)].data[T["e01"]] * self.K[(0, 2)].data[T["e02"]] * self.K[(1, 2)].data[T["e12"]]
+        val = None
         for m, key in enumerate(("s", "t", "r")):
             if m != skip:
-                val = val * v[m][T[key]]
+                val = self.K3 * v[m][T[key]] if val is None else np.multiply(val, v[m][T[key]], out=val)
         return val
 
     def _k(self, i: int, j: int):
@@ -205,6 +225,9 @@ class PairEngine:
     @property
     def nbytes(self) -> int:
         tot = 0
+        if self.N == 3 and self.sparse:
+            T = self.triples()
+            return int(sum(a.nbytes for a in T.values()) + self.K3.nbytes)
         seen = set()
         for K in list(self.K.values()):
             if id(K) in seen:
@@ -281,6 +304,11 @@ class PairEngine:
 
     def pair_marginal(self, i: int, j: int, v: Sequence[np.ndarray]):
         """``P_ij(s, t) = sum_{x: x_i=s, x_j=t} gamma(x)`` (dense array or CSR), ``i < j``."""
+        if self.N == 3 and self.sparse:
+            T = self.triples()
+            pat = self.costs[(i, j)]
+            data = np.bincount(T["e" + str(i) + str(j)], weights=self._triple_values(v), minlength=pat.nnz)
+            return sp.csr_matrix((data, pat.indices, pat.indptr), shape=pat.shape)
         K = self._k(i, j)
         if self.N == 2:
             P = _scale_rows(_scale_cols(K, v[j]), v[i])

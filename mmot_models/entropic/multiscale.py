@@ -18,6 +18,15 @@ r"""Coarse-to-fine entropic solver on sparse kernels (Benamou-Carlier-Nenna, sec
    coarse potentials (``u_fine(s) = u_coarse(parent(s))``: with potentials taken relative to
    ``mu`` the plan mass of a cell pair is preserved).  Steps 3-4 repeat down to the given grid.
 
+*eps tied to the level* (``level_eps_factor=q > 1``; Schmitzer 2019, paper sec. 3.4): level ``k``
+is solved at ``eps * q**k``, each finer level runs eps-scaling from the coarser level's eps down to
+its own, warm-started from the coarse potentials (linearly interpolated in 1D), and coarse levels
+stop at ``max(tol, stage_tol)``.  ``q = 4`` keeps ``eps ~ h^2``, i.e. the support width constant in
+cells.  For ``N = 3`` the sparse engine stores the kernel of every kept triple in the log domain
+(:meth:`.kernels.PairEngine.absorb`).  Measured limit (docs/entropic.md): the Sinkhorn sweeps needed
+at the final eps grow like ``1/eps`` (about 4x per level with ``q = 4``), so the total work grows
+like ``l^3`` in 1D even though memory stays ``O(l)``.
+
 The result is the entropic solution of the problem *restricted to the final sparse support*: a
 plan with the given marginals (within ``tol``), so its rounded cost is still a valid upper bound;
 the dropped entries carried relative mass below ``threshold`` on the coarser level.  Memory is
@@ -25,6 +34,7 @@ the dropped entries carried relative mass below ``threshold`` on the coarser lev
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -169,9 +179,35 @@ def refine_pattern(P, threshold: float, fine_i: Level, fine_j: Level, n_ci: int,
                                   (fine_i.points.shape[0], fine_j.points.shape[0]))
 
 
+def level_eps(eps: float, n_levels: int, level_eps_factor: float) -> list[float]:
+    """Target eps of every level, finest (index 0) first: ``eps * level_eps_factor**k`` on level ``k``."""
+    return [float(eps) * float(level_eps_factor) ** k for k in range(n_levels)]
+
+
+def _prolong(u: np.ndarray, coarse: Level, fine: Level, interpolate: bool) -> np.ndarray:
+    """Coarse potential on the fine points: the parent's value, or in 1D (``interpolate``) the linear
+    interpolation between coarse points.  With eps tied to ``h^2`` the cost changes across a cell by
+    ``~ |c'| h >> eps``, so piecewise-constant potentials would put most of a cell's mass on its edge."""
+    if interpolate and fine.points.shape[1] == 1 and coarse.points.shape[0] > 1:
+        xc = coarse.points[:, 0]
+        order = np.argsort(xc)
+        ok = np.isfinite(u[order])
+        if ok.sum() >= 2:
+            return np.interp(fine.points[:, 0], xc[order][ok], u[order][ok])
+    return u[fine.parent]
+
+
 def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: int | None = None,
-                     threshold: float = 1e-8, dilate: bool | None = None) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
-    """Coarse-to-fine Sinkhorn (module docstring); returns the finest engine, its record and level info."""
+                     threshold: float = 1e-8, dilate: bool | None = None,
+                     level_eps_factor: float | None = None) -> tuple[PairEngine, SinkhornRecord, dict[str, Any]]:
+    """Coarse-to-fine Sinkhorn (module docstring); returns the finest engine, its record and level info.
+
+    ``level_eps_factor`` (``q``, default 1): level ``k`` (``k`` halvings above the given grid) is
+    solved at ``eps_k = eps * q**k`` and each finer level runs eps-scaling from ``eps_{k+1}`` down to
+    ``eps_k`` (factor ``opts.eps_factor``), warm-started from the prolonged coarse potentials.
+    ``q = 4`` ties eps to the squared grid spacing (``eps_k ~ h_k^2``; Schmitzer 2019), which keeps
+    the support width, in cells, the same on every level; ``q = 1`` solves every level at the target eps.
+    """
     N = problem.n_marginals
     if not problem.is_pair_cost or N not in (2, 3):
         raise MMOTInputError("multiscale needs a pair cost and N = 2 or 3")
@@ -179,6 +215,9 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
         problem.cost.of_distance(np.ones(1))
     except NotImplementedError:
         raise MMOTInputError("multiscale needs a radial pair cost (of_distance); user matrix costs are not supported") from None
+    q = 1.0 if level_eps_factor is None else float(level_eps_factor)
+    if not (q >= 1.0 and np.isfinite(q)):
+        raise MMOTInputError(f"multiscale level_eps_factor must be a finite number >= 1, got {level_eps_factor}")
     if not (0 < threshold < 1):
         raise MMOTInputError(f"multiscale threshold must be in (0, 1), got {threshold}")
     coarse_size = int(coarse_size or (4096 if N == 2 else 256))
@@ -192,6 +231,7 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
     n_levels = min(len(h) for h in hier)
     # align: use the same number of levels for every marginal (drop extra coarse levels)
     top = n_levels - 1
+    eps_lev = level_eps(opts.eps, n_levels, q)
     coarse = MMOTProblem(tuple(Marginal(h[top].points, h[top].weights, normalize=True) for h in hier),
                          problem.cost, name=f"{problem.name}-coarse")
     costs = {(i, j): coarse.pair_matrix(i, j) for i in range(N) for j in range(i + 1, N)}
@@ -199,12 +239,18 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
     engine = PairEngine(costs, mus)
     iters = 0
     levels_info = []
-    budget = replace(opts)
+    # coarse levels only feed the pattern and the warm start: with eps tied to the level they stop at
+    # max(tol, stage_tol); the given grid is always solved to tol
+    coarse_tol = max(opts.tol, opts.stage_tol) if q > 1 else opts.tol
+    budget = replace(opts, eps=eps_lev[top], tol=coarse_tol if top > 0 else opts.tol,
+                     eps_start=max(eps_lev[top], opts.eps_start or eps_lev[top]))
     rec = run_sinkhorn(engine, mus, budget)
     iters += rec.iterations
-    levels_info.append({"level": top, "sizes": [len(w) for w in mus], "nnz": int(sum(m.size for m in costs.values())),
+    levels_info.append({"level": top, "eps": eps_lev[top], "sizes": [len(w) for w in mus], "nnz": int(sum(m.size for m in costs.values())),
                         "iterations": rec.iterations, "status": rec.status.value, "time_s": rec.time_s})
     history = list(rec.history)
+    if opts.verbose:
+        print(f"multiscale level {top}: {levels_info[-1]}", file=sys.stderr, flush=True)
     for lev in range(top - 1, -1, -1):
         if rec.status not in (Status.CONVERGED,):
             break
@@ -215,17 +261,21 @@ def solve_multiscale(problem: MMOTProblem, opts: SinkhornOptions, coarse_size: i
                 P = engine.pair_marginal(i, j, v)
                 pats[(i, j)] = refine_pattern(P, threshold, hier[i][lev], hier[j][lev], len(mus[i]), len(mus[j]),
                                               problem.cost, *((hier[i][lev + 1], hier[j][lev + 1]) if dilate else ()))
-        u0 = [rec.u[i][hier[i][lev].parent] for i in range(N)]
+        u0 = [_prolong(rec.u[i], hier[i][lev + 1], hier[i][lev], interpolate=q > 1) for i in range(N)]
         mus = [h[lev].weights for h in hier]
         engine = PairEngine(pats, mus)
         left = None if opts.time_limit is None else max(0.0, opts.time_limit - (time.perf_counter() - t0))
-        budget = replace(opts, max_iter=max(0, opts.max_iter - iters), time_limit=left, eps_start=opts.eps)
-        rec = run_sinkhorn(engine, mus, budget, u0=u0, eps_start=opts.eps)
+        budget = replace(opts, eps=eps_lev[lev], tol=coarse_tol if lev > 0 else opts.tol,
+                         max_iter=max(0, opts.max_iter - iters), time_limit=left,
+                         eps_start=eps_lev[lev + 1])
+        rec = run_sinkhorn(engine, mus, budget, u0=u0, eps_start=eps_lev[lev + 1])
         iters += rec.iterations
         history.extend(rec.history)
-        levels_info.append({"level": lev, "sizes": [len(w) for w in mus],
+        levels_info.append({"level": lev, "eps": eps_lev[lev], "sizes": [len(w) for w in mus],
                             "nnz": int(sum(p.nnz for p in pats.values())), "iterations": rec.iterations,
                             "status": rec.status.value, "time_s": rec.time_s})
+        if opts.verbose:
+            print(f"multiscale level {lev}: {levels_info[-1]}", file=sys.stderr, flush=True)
     final_level = levels_info[-1]["level"]
     if final_level != 0:
         rec.message = (f"multiscale stopped at level {final_level} (coarse grid {levels_info[-1]['sizes']}): "

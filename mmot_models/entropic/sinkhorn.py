@@ -61,6 +61,7 @@ class SinkhornOptions:
     stage_tol: float = 1e-3
     absorb_threshold: float = 50.0
     damping: float | None = None
+    overrelax: float = 1.0
     verbose: bool = False
     progress: bool | None = None
 
@@ -133,6 +134,7 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
     mus = [np.asarray(m, dtype=float) for m in mus]
     sym = bool(engine.symmetric)
     theta = opts.damping if opts.damping is not None else 1.0 / N
+    omega = float(opts.overrelax)
     u = [np.zeros(m.size) if u0 is None else np.array(u0[i], dtype=float) for i, m in enumerate(mus)]
     start = eps_start if eps_start is not None else (opts.eps_start if opts.eps_start is not None else opts.eps)
     schedule = eps_schedule(opts.eps, max(start, opts.eps), opts.eps_factor)
@@ -198,11 +200,19 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
                         w = engine.weights(i, v)
                         if i == 0:
                             err = _l1(v[0] * w, mus[0])  # first marginal of the previous sweep's plan
+                        prev = b[i]
                         inv, ok_i = _safe_inv(w, mus[i])
                         ok = ok and ok_i
                         if not ok_i:
                             break
                         b[i] = inv
+                        if omega != 1.0:
+                            # over-relaxed projection (Thibault et al.): log b <- (1-w) log b + w log(1/w_i);
+                            # plain projection when the extrapolated scaling would leave float range
+                            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                                lb = (1.0 - omega) * np.log(prev) + omega * np.log(inv)
+                            if np.all(np.abs(lb) < 600.0):
+                                b[i] = np.exp(lb)
                 it += 1
                 it_stage += 1
                 bar.update(1)

@@ -232,3 +232,56 @@ def test_multiscale_stopped_on_a_coarse_level_reports_status():
     assert sol.status == Status.ITERATION_LIMIT and not sol.status.ok
     assert not sol.info["multiscale_complete"]
     assert not sol.has_plan and math.isnan(sol.value)
+
+
+#: N = 3 multiscale with eps tied to the level vs the dense engine at the same final eps.
+MS3_VALUE_RTOL = 1e-6
+
+
+def test_n3_multiscale_level_eps_matches_dense_small_eps():
+    """Uniform Coulomb N = 3 at an eps where the product of three absorbed sparse pair factors used
+    to overflow: the per-triple log-domain kernel, eps tied to the level (q = 4) and over-relaxation
+    must reproduce the dense solver's transport cost and stay above the exact LP optimum's
+    independent value (cyclic-quantile plan cost) only by the entropic error."""
+    from mmot_models.physics.reference import cyclic_quantile_plan
+
+    l, eps = 64, 4e-3
+    m = mm.uniform(mm.line(0, 1, l, midpoints=True))
+    p = mm.MMOTProblem.symmetric(m, 3, mm.Coulomb())
+    dense = solve_entropic(p, eps=eps, tol=1e-7, multiscale=False, symmetric=False, max_iter=50000)
+    ms = solve_entropic(p, eps=eps, tol=1e-7, multiscale=True, overrelax=1.5, max_iter=50000,
+                        multiscale_options={"coarse_size": 16, "level_eps_factor": 4.0})
+    assert dense.status == ms.status == Status.CONVERGED
+    levels = ms.info["multiscale_levels"]
+    assert [L["eps"] for L in levels] == pytest.approx([eps * 4.0 ** k for k in range(len(levels) - 1, -1, -1)])
+    assert ms.value == pytest.approx(dense.value, rel=MS3_VALUE_RTOL)
+    idx, w = cyclic_quantile_plan(m.weights, 3)
+    exact = float(np.sum(p.tuple_costs(idx) * w))
+    assert ms.lower_bound <= exact + CERT_TOL <= ms.upper_bound + 2 * CERT_TOL
+    assert 0 < ms.value - exact < 0.05 * exact
+
+
+def test_overrelaxation_same_solution():
+    p = gauss_problem(60, 3)
+    plain = solve_entropic(p, eps=0.05, tol=1e-9, symmetric=False)
+    fast = solve_entropic(p, eps=0.05, tol=1e-9, symmetric=False, overrelax=1.5)
+    assert plain.status == fast.status == Status.CONVERGED
+    assert fast.value == pytest.approx(plain.value, rel=VARIANT_RTOL)
+    assert fast.iterations < plain.iterations
+
+
+@pytest.mark.slow
+def test_n3_multiscale_l256_close_to_exact():
+    """l = 256, eps = 40 h^2 (about 80 s): converged, within 1e-3 of the exact LP optimum."""
+    from mmot_models.physics.reference import cyclic_quantile_plan
+
+    l = 256
+    m = mm.uniform(mm.line(0, 1, l, midpoints=True))
+    p = mm.MMOTProblem.symmetric(m, 3, mm.Coulomb())
+    s = solve_entropic(p, eps=40.0 / l ** 2, tol=1e-5, multiscale=True, overrelax=1.5, max_iter=200000, plan=False,
+                       multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0})
+    idx, w = cyclic_quantile_plan(m.weights, 3)
+    exact = float(np.sum(p.tuple_costs(idx) * w))
+    assert s.status == Status.CONVERGED
+    assert max(s.info["marginal_l1_errors"]) <= 1e-5
+    assert 0 < s.value - exact < 1e-3 * exact
