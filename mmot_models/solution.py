@@ -17,7 +17,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from .problem import MMOTProblem
 
-__all__ = ["Status", "Bound", "Solution", "marginal_errors", "symmetrize_plan", "aggregate_plan"]
+__all__ = ["Status", "Bound", "Solution", "marginal_errors", "symmetrize_plan", "aggregate_plan",
+           "certify_status"]
 
 
 class Status(str, enum.Enum):
@@ -45,6 +46,21 @@ class Bound(str, enum.Enum):
     LOWER = "lower"          #: value <= optimum (a relaxation)
     UPPER = "upper"          #: value >= optimum (a feasible plan, heuristic or restriction)
     ESTIMATE = "estimate"    #: approximation without a direction (e.g. entropic transport cost)
+
+
+def certify_status(status: Status, lower: float, upper: float, value: float, rel_tol: float,
+                   what: str = "the certificate") -> tuple[Status, str]:
+    """Keep ``OPTIMAL`` only if our own bracket ``[lower, upper]`` closes to ``rel_tol`` (relative).
+
+    Returns the (possibly downgraded) status and a message; other statuses pass through with an
+    empty message.  Every certified method uses this one rule instead of trusting a solver's word.
+    """
+    if status != Status.OPTIMAL:
+        return status, ""
+    gap = upper - lower
+    if math.isfinite(gap) and gap <= rel_tol * max(1.0, abs(value)):
+        return status, ""
+    return Status.NUMERICAL_ERROR, f"solver reported optimal but the gap of {what} is {gap:.3g}"
 
 
 def aggregate_plan(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

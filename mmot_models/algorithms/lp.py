@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from ..errors import MMOTInputError
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status
+from ..solution import Bound, Solution, Status, certify_status
 
 __all__ = ["LPFormulation", "run_lp", "solve_standard_lp", "BACKENDS", "CERT_REL_TOL"]
 
@@ -73,11 +73,7 @@ def run_lp(problem: MMOTProblem, formulation: LPFormulation, *, backend: str = "
     if status != Status.OPTIMAL and merr is not None and float(merr.max()) > MARGINAL_TOL:
         upper = math.inf  # an interrupted simplex iterate is not a feasible plan: no upper bound
     if status == Status.OPTIMAL:
-        gap = upper - lower
-        scale = max(1.0, abs(value))
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * scale):
-            status = Status.NUMERICAL_ERROR
-            message = f"solver reported optimal but the certificate gap is {gap:.3g}"
+        status, message = certify_status(status, lower, upper, value, CERT_REL_TOL)
     elif status == Status.INFEASIBLE:
         message = "no plan satisfies the marginals (with the forbidden coincident configurations removed)"
     else:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..formulations.partial import PartialTransportLP, SubDensity, required_mass
-from ..solution import Bound, Solution, Status
+from ..solution import Bound, Solution, Status, certify_status
 from .lp import CERT_REL_TOL, solve_standard_lp
 
 __all__ = ["relaxed_cost", "homogeneous_cost"]
@@ -80,10 +80,7 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
     bound = fields.pop("bound", Bound.EXACT)
     message = ""
     if status == Status.OPTIMAL:
-        gap = upper - lower
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
-            status = Status.NUMERICAL_ERROR
-            message = f"solver reported optimal but the certificate gap is {gap:.3g}"
+        status, message = certify_status(status, lower, upper, value, CERT_REL_TOL)
     elif status == Status.INFEASIBLE:
         message = ("no admissible mu: under a cost infinite on the diagonal some site of rho is too heavy "
                    "for a plan on distinct sites; the cost is +inf")

@@ -28,7 +28,7 @@ from ..formulations.krep import KRepresentability, bipartition_rhs
 from ..formulations.sdp import SDPRelaxation, moment_matrix, sdp_lower_bound
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, symmetrize_plan
+from ..solution import Bound, Solution, Status, certify_status, symmetrize_plan
 from .lp import CERT_REL_TOL, MARGINAL_TOL, solve_standard_lp
 
 __all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound", "KREP_BACKENDS",
@@ -201,10 +201,7 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
     message = ""
     value = inv["primal"] if math.isfinite(vk_upper) else vk_lower
     if status == Status.OPTIMAL:
-        gap = vk_upper - vk_lower
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
-            status = Status.NUMERICAL_ERROR
-            message = f"solver reported optimal but the certificate gap of V_k is {gap:.3g}"
+        status, message = certify_status(status, vk_lower, vk_upper, value, CERT_REL_TOL, "V_k")
     elif status == Status.INFEASIBLE:
         value = math.inf
         message = "no k-representable pair density has the marginal (V_k = +inf)"
@@ -304,10 +301,9 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         message = "solver reported optimal_inaccurate; accepted because the certified dual bound and the primal " \
                   "residuals close"
     if status == Status.OPTIMAL:
-        gap = value - lower
-        if not (math.isfinite(gap) and gap <= SDP_CERT_REL_TOL * max(1.0, abs(value))):
-            status = Status.NUMERICAL_ERROR
-            message = f"the certified dual bound is {gap:.3g} below the solver value; tighten tol"
+        status, cert_msg = certify_status(status, lower, value, value, SDP_CERT_REL_TOL,
+                                          "the SDP value over its certified dual bound")
+        message = cert_msg or message
     elif status == Status.INFEASIBLE:
         value = math.inf
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
@@ -335,14 +331,7 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs", **options: Any
     info: dict[str, Any] = {}
     message = ""
     if not math.isfinite(value):
-        N = problem.n_marginals
-        off = 0.0
-        for i in range(N):
-            for j in range(i + 1, N):
-                C = problem.pair_matrix(i, j)
-                a, b = problem.marginals[i].weights, problem.marginals[j].weights
-                off += float(a @ np.where(np.isfinite(C), C, 0.0) @ b)
-        info["offdiagonal_mean_field"] = off
+        info["offdiagonal_mean_field"] = mean_field_value(problem, finite_part=True)
         message = "the product plan charges coincident sites (infinite cost): no finite mean-field bound on a grid"
     else:
         info["per_pair"] = value / math.comb(problem.n_marginals, 2)

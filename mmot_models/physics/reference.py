@@ -116,10 +116,11 @@ def uniform_sce_value(n_electrons: int, length: float = 1.0, cost: PairCost | No
     return float(np.sum((N - d) * cost.of_distance(length * d / N)))
 
 
-def mean_field_value(problem: MMOTProblem) -> float:
+def mean_field_value(problem: MMOTProblem, finite_part: bool = False) -> float:
     """``sum_{i<j} <mu_i, C mu_j>``: the cost of the independent (product) plan, an upper bound.
 
     ``inf`` under a Coulomb cost on a discrete grid (the product plan charges coincident sites).
+    ``finite_part=True`` drops the infinite entries instead (a diagnostic, no longer a bound).
     """
     if not problem.is_pair_cost:
         raise MMOTInputError("the mean-field value needs a pair cost")
@@ -129,11 +130,11 @@ def mean_field_value(problem: MMOTProblem) -> float:
         for j in range(i + 1, N):
             C = problem.pair_matrix(i, j)
             a, b = problem.marginals[i].weights, problem.marginals[j].weights
-            with np.errstate(invalid="ignore"):
-                mask = (a[:, None] > 0) & (b[None, :] > 0)
-                if np.any(np.isinf(C[mask])):
-                    return math.inf
-                total += float(a @ np.where(mask, C, 0.0) @ b)
+            charged = (a[:, None] > 0) & (b[None, :] > 0)
+            infinite = np.isinf(C) & charged
+            if np.any(infinite) and not finite_part:
+                return math.inf
+            total += float(a @ np.where(charged & ~infinite, C, 0.0) @ b)
     return total
 
 
