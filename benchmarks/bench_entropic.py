@@ -285,38 +285,65 @@ def grids(quick: bool) -> str:
     return "\n".join(out)
 
 # ----------------------------------------------------------------------------- N = 3 multiscale, 1D
-def n3_multiscale(quick: bool) -> str:
-    """N = 3 uniform Coulomb on [0, 1] (l midpoints), eps tied to the grid: eps = 40 h^2 on the
-    finest level, eps_k = 4^k eps on level k (support width constant in cells), over-relaxation
-    1.5, tol 1e-5 (L1).  Reference: the cyclic-quantile plan cost on the same grid (exact LP optimum)."""
+def _n3_run(l: int, solver: str) -> None:
+    """Child process: one N = 3 multiscale solve; prints a JSON line with its own peak RSS."""
     from mmot_models.physics.reference import cyclic_quantile_plan
 
+    m = mm.uniform(mm.line(0, 1, l, midpoints=True))
+    p = mm.MMOTProblem.symmetric(m, 3, "coulomb")
+    eps = 40.0 / l ** 2
+    idx, w = cyclic_quantile_plan(m.weights, 3)
+    exact = float(np.sum(p.tuple_costs(idx) * w))
+    del idx, w
+    t0 = time.perf_counter()
+    s = solve_entropic(p, eps=eps, tol=1e-5, multiscale=True, solver=solver, overrelax=1.5 if solver == "sinkhorn" else 1.0,
+                       max_iter=200000, time_limit=3600, plan=False, upper_bound=False,
+                       multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0})
+    dt = time.perf_counter() - t0
+    lev = s.info.get("multiscale_levels", [])
+    print(json.dumps({"l": l, "solver": solver, "eps": eps, "time": dt, "value": s.value, "exact": exact,
+                      "l1": s.info.get("max_marginal_l1_error", float("nan")), "status": s.status.value,
+                      "levels": [(L["sizes"][0], L["iterations"], round(L["time_s"], 1)) for L in lev],
+                      "final_nnz": s.info.get("multiscale_final_nnz"), "kernel_bytes": s.info.get("kernel_bytes"),
+                      "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+
+
+def n3_multiscale(quick: bool) -> str:
+    """N = 3 uniform Coulomb on [0, 1] (l midpoints), eps tied to the grid: eps = 40 h^2 on the
+    finest level, eps_k = 4^k eps on level k; tol 1e-5 (L1).  Inner solver Sinkhorn (over-relaxed,
+    1.5) against damped Newton in the same run; then Newton up to l = 65536, where one dense l x l
+    kernel would need 32 GiB.  Every run is a child process (its own peak RSS).  Reference: the
+    cyclic-quantile plan cost on the same grid (exact LP optimum)."""
+    runs = [(128, "sinkhorn"), (128, "newton"), (256, "sinkhorn"), (256, "newton")]
+    runs += [(l, "newton") for l in ([1024] if quick else [1024, 4096, 16384, 65536])]
     rows = []
-    for l in ([128] if quick else [128, 256]):
-        m = mm.uniform(mm.line(0, 1, l, midpoints=True))
-        p = mm.MMOTProblem.symmetric(m, 3, "coulomb")
-        eps = 40.0 / l ** 2
-        idx, w = cyclic_quantile_plan(m.weights, 3)
-        exact = float(np.sum(p.tuple_costs(idx) * w))
-        for ms in (True, False):
-            t0 = time.perf_counter()
-            # dense peer: plain Sinkhorn (over-relaxation on the dense N = 3 engine hit NUMERICAL_ERROR here)
-            s = solve_entropic(p, eps=eps, tol=1e-5, multiscale=ms, symmetric=False, overrelax=1.5 if ms else 1.0,
-                               max_iter=200000, time_limit=600 if ms else 150, plan=False,
-                               multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0} if ms else None)
-            dt = time.perf_counter() - t0
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            lev = s.info.get("multiscale_levels", [])
-            per = "; ".join(f"{L['sizes'][0]}: {L['iterations']} sw, {L['time_s']:.1f} s, nnz {L['nnz']:,}" for L in lev) or "dense"
-            rows.append((l, eps, "multiscale" if ms else "dense", per, s.iterations, dt, s.value, exact,
-                         (s.value - exact) / exact, s.info.get("max_marginal_l1_error", float("nan")), s.status.value, rss))
-    out = ["### N = 3 multiscale, 1D (uniform on [0, 1], Coulomb, eps = 40 h^2, level eps factor 4, over-relaxation 1.5 (dense: plain, time limit 150 s), tol 1e-5)", "",
-           "| l | eps | engine | per level (points: sweeps, time, pattern nnz) | sweeps | time (s) | <c, gamma> | exact LP (cyclic quantile) | rel. error | L1 marginal error | status | peak RSS so far (MiB) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for l, solver in runs:
+        out = subprocess.run([sys.executable, __file__, "--n3-run", f"{l},{solver}"], capture_output=True, text=True)
+        if out.returncode != 0:
+            rows.append({"l": l, "solver": solver, "error": (out.stderr.strip().splitlines() or ["?"])[-1]})
+        else:
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    t = {(r["l"], r["solver"]): r.get("time") for r in rows}
+    lines = ["### N = 3 multiscale, 1D (uniform on [0, 1], Coulomb, eps = 40 h^2, level eps factor 4, coarsest level 64 points, tol 1e-5)", "",
+             "| l | inner solver | per level (points: sweeps or Newton steps, time s) | time (s) | Sinkhorn / Newton | "
+             "<c, gamma> | exact LP (cyclic quantile) | rel. error | L1 marginal error | status | triple list MiB | one dense l x l kernel MiB | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r[0]} | {r[1]:.3g} | {r[2]} | {r[3]} | {r[4]} | {r[5]:.1f} | {r[6]:.6f} | {r[7]:.6f} | {r[8]:.2e} | "
-                   f"{r[9]:.1e} | {r[10]} | {r[11]:.0f} |")
-    return "\n".join(out)
+        if "error" in r:
+            lines.append(f"| {r['l']} | {r['solver']} | failed: {r['error']} |  |  |  |  |  |  |  |  |  |  |")
+            continue
+        ratio = ""
+        if r["solver"] == "newton" and t.get((r["l"], "sinkhorn")):
+            ratio = f"{t[(r['l'], 'sinkhorn')] / r['time']:.1f}x"
+        per = "; ".join(f"{a}: {b}, {c}" for a, b, c in r["levels"])
+        lines.append(f"| {r['l']} | {r['solver']} | {per} | {r['time']:.1f} | {ratio} | {r['value']:.9f} | {r['exact']:.9f} | "
+                     f"{(r['value'] - r['exact']) / r['exact']:.2e} | {r['l1']:.1e} | {r['status']} | "
+                     f"{r['kernel_bytes'] / 2**20:.0f} | {8 * r['l'] ** 2 / 2**20:,.0f} | {r['peak_mib']:,.0f} |")
+    lines += ["", "Sinkhorn needs O(1/eps) sweeps per level (about 4x more per level with eps ~ h^2); Newton needs a "
+              "handful of steps per level, each a sparse LU (SuperLU, COLAMD) of the 3l x 3l Hessian plus a few "
+              "O(#triples) plan evaluations.  The dense N = 3 engine would need three l x l kernels and one temporary."]
+    return "\n".join(lines)
 
 
 SECTIONS = {"accuracy": accuracy, "pot": pot, "blas": blas, "tensor": tensor, "grids": grids,
@@ -329,7 +356,12 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(SECTIONS))
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--memory-probe", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--n3-run", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.n3_run is not None:
+        l, solver = args.n3_run.split(",")
+        _n3_run(int(l), solver)
+        return
     if args.memory_probe is not None:
         _memory_probe(args.memory_probe, 0.05, 20)
         return
@@ -342,6 +374,13 @@ def main() -> None:
         print(text, flush=True)
         print(f"[{name}: {dt:.1f} s]\n", flush=True)
         parts.append(text + f"\n\n(section time {dt:.0f} s)")
+        if not args.no_write and name.strip() == "n3-multiscale":  # its own section of docs/benchmarks.md
+            write_section("entropic-n3", "\n\n".join([
+                "## Entropic N = 3 multiscale: Sinkhorn vs Newton inner solver (issue 4)",
+                f"Machine: {machine()}; OPENBLAS_NUM_THREADS={threads}  \nCommand: `{command()}`",
+                text + f"\n\n(section time {dt:.0f} s)"]))
+            parts.pop()
+            continue
         if not args.no_write:  # after every section, so a long run keeps what it measured
             body = "\n\n".join([f"## Entropic multi-marginal Sinkhorn (issue 4)",
                                 f"Machine: {machine()}; OPENBLAS_NUM_THREADS={threads} (the machine is shared by "

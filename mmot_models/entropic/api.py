@@ -38,6 +38,7 @@ import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
@@ -85,16 +86,38 @@ def _dense_bytes(problem: MMOTProblem, symmetric: bool) -> int:
     return 2 * 8 * pairs * max(s) ** 2 + 2 * 8 * max(s) ** 2
 
 
-def _comotion(P: np.ndarray, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Conditional quantiles of the rows of ``P`` (columns sorted by ``x_cols``) at ``levels``."""
+def _comotion(P, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Conditional quantiles of the rows of ``P`` (dense array or CSR; columns ordered by ``x_cols``)
+    at ``levels``: the smallest ``x_cols`` whose conditional CDF reaches the level; NaN for empty rows."""
+    if sp.issparse(P):
+        P = sp.csr_matrix(P)
+        n = P.shape[0]
+        rank = np.empty(x_cols.size, dtype=np.int64)
+        rank[np.argsort(x_cols, kind="stable")] = np.arange(x_cols.size)
+        rows = np.repeat(np.arange(n), np.diff(P.indptr))
+        order = np.lexsort((rank[P.indices], rows))
+        r, c, w = rows[order], P.indices[order], P.data[order]
+        tot = np.bincount(r, weights=w, minlength=n)
+        cs = np.cumsum(w)
+        start = P.indptr[:-1]
+        base = np.concatenate([[0.0], cs])[start]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cdf = (cs - base[r]) / tot[r]
+        out = np.full((levels.size, n), np.nan)
+        nonempty = (tot > 0) & (np.diff(P.indptr) > 0)
+        for k, q in enumerate(levels):       # one pass per level (N - 1 of them), vectorised over rows
+            below = np.bincount(r, weights=(cdf < q).astype(float), minlength=n).astype(np.int64)
+            pos = np.minimum(start + below, P.indptr[1:] - 1)
+            out[k, nonempty] = x_cols[c[pos[nonempty]]]
+        return out
     order = np.argsort(x_cols)
-    Q = P[:, order]
+    Q = np.asarray(P)[:, order]
     cdf = np.cumsum(Q, axis=1)
     tot = cdf[:, -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cdf = cdf / tot
     xs = x_cols[order]
-    out = np.empty((levels.size, P.shape[0]))
+    out = np.empty((levels.size, Q.shape[0]))
     for k, q in enumerate(levels):
         pos = np.minimum((cdf < q).sum(axis=1), xs.size - 1)
         out[k] = xs[pos]
@@ -106,7 +129,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                    max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
                    multiscale: bool | None = None, eps_start: float | None = None, eps_factor: float = 0.5,
                    stage_tol: float = 1e-3, absorb_threshold: float = 50.0, damping: float | None = None,
-                   overrelax: float = 1.0,
+                   overrelax: float = 1.0, solver: str = "auto",
                    plan: bool = True, plan_truncate_mass: float | None = None, max_plan_entries: int = 5_000_000,
                    upper_bound: bool = True, lower_bound_max_entries: float = 2e8,
                    max_tensor_entries: float = 2e7, dense_limit_bytes: float | None = None,
@@ -134,6 +157,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     eps_start, eps_factor, stage_tol :
         eps-scaling: from ``eps_start`` (default: the cost spread) down by ``eps_factor``; intermediate
         stages stop at ``max(tol, stage_tol)``.
+    solver : {"auto", "sinkhorn", "newton"}
+        Inner solver on the sparse multiscale levels: Sinkhorn sweeps, or damped Newton on the dual
+        (:mod:`.newton`: sparse LU of the ``(sum_i l_i)``-square Hessian per step; a few steps per
+        level instead of ``O(1/eps)`` sweeps).  ``auto``: Newton for ``N = 3`` multiscale, Sinkhorn
+        otherwise.  Dense engines always use Sinkhorn.
     overrelax : float
         Over-relaxation ``omega`` of the general (Gauss-Seidel) variant:
         ``log b_i <- (1 - omega) log b_i + omega log(1/w_i)``; 1 = plain Sinkhorn, ``(1, 2)``
@@ -165,6 +193,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         raise MMOTInputError(f"tol must be positive, got {tol}")
     if not (0 < float(overrelax) < 2):
         raise MMOTInputError(f"overrelax must be in (0, 2) (1 = plain Sinkhorn), got {overrelax}")
+    if solver not in ("auto", "sinkhorn", "newton"):
+        raise MMOTInputError(f"solver must be 'auto', 'sinkhorn' or 'newton', got {solver!r}")
     if not (0 < eps_factor < 1):
         raise MMOTInputError(f"eps_factor must be in (0, 1), got {eps_factor}")
     problem.check_feasible()
@@ -195,7 +225,10 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     ms_info: dict[str, Any] = {}
     if multiscale:
         from .multiscale import solve_multiscale
-        engine, rec, ms_info = solve_multiscale(problem, opts, **(multiscale_options or {}))
+        ms_opts = dict(multiscale_options or {})
+        inner = solver if solver != "auto" else ("newton" if N == 3 else "sinkhorn")
+        ms_opts.setdefault("solver", inner)
+        engine, rec, ms_info = solve_multiscale(problem, opts, **ms_opts)
         engine_name = f"multiscale-sparse-N{N}"
     else:
         if pair23:
@@ -251,18 +284,16 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     if problem.dim == 1 and N >= 2:
         x = [m.points[:, 0] for m in problem.marginals]
         try:
-            if problem.sizes[0] * max(problem.sizes[1:]) > 4e7:
+            if problem.sizes[0] * max(problem.sizes[1:]) > 4e7 and not engine_name.startswith("multiscale"):
                 raise MemoryError
             if equal:
                 P = engine.pair_marginal(0, 1, v)
-                P = P.toarray() if hasattr(P, "toarray") else np.asarray(P)
                 levels = (np.arange(1, N) - 0.5) / (N - 1)
                 info["comotion"] = _comotion(P, x[0], x[1], levels)
             else:
                 rows = []
                 for k in range(1, N):
                     P = engine.pair_marginal(0, k, v)
-                    P = P.toarray() if hasattr(P, "toarray") else np.asarray(P)
                     rows.append(_comotion(P, x[0], x[k], np.array([0.5]))[0])
                 info["comotion"] = np.stack(rows)
             info["comotion_x"] = x[0]

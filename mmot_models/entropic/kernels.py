@@ -41,6 +41,9 @@ import scipy.sparse as sp
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 
+TRIPLE_CHUNK = 20_000_000   # candidate triples per chunk when listing the sparse N = 3 support
+TRIPLE_BYTES = 64           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
+
 __all__ = ["SparsePattern", "dense_kernel", "PairEngine", "TensorEngine", "is_sparse"]
 
 
@@ -137,6 +140,7 @@ class PairEngine:
         self.K3: np.ndarray | None = None  # sparse N = 3: kernel value of every stored triple
         self.KT: dict = {}
         self.unsafe = False
+        self.overflow = False
         self.n_fallback = 0
         self.u: list[np.ndarray] = []
         self.eps = math.nan
@@ -158,7 +162,10 @@ class PairEngine:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 E = (self.u[0][T["s"]] + self.u[1][T["t"]] + self.u[2][T["r"]] - T["c"]) / self.eps
                 self.K3 = np.exp(E)
-            self.K3[~np.isfinite(self.K3)] = 0.0
+            bad = ~np.isfinite(self.K3)
+            # costs on the pattern are finite, so a non-finite entry is an overflow (reported, then zeroed)
+            self.overflow = bool(bad.any())
+            self.K3[bad] = 0.0
             return
         todo = [(0, 1)] if self.symmetric else self.pairs
         for (i, j) in todo:
@@ -186,24 +193,44 @@ class PairEngine:
         P01, P02, P12 = self.costs[(0, 1)], self.costs[(0, 2)], self.costs[(1, 2)]
         r01 = P01.rows()
         deg02 = np.diff(P02.indptr)
-        cnt = deg02[r01]
-        e01 = np.repeat(np.arange(r01.size), cnt)
-        s = r01[e01]
-        t = P01.indices[e01]
-        off = np.arange(e01.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        e02 = P02.indptr[s] + off
-        r = P02.indices[e02]
+        cnt_all = deg02[r01]                       # candidate (t, r) per entry (s, t) of P01
         keys12 = P12.rows().astype(np.int64) * P12.shape[1] + P12.indices
-        key = t.astype(np.int64) * P12.shape[1] + r
-        j = np.minimum(np.searchsorted(keys12, key), max(keys12.size - 1, 0))
-        hit = keys12[j] == key if keys12.size else np.zeros(key.size, bool)
-        del key, keys12, cnt, off
         idt = np.int32 if max(self.sizes) < 2**31 else np.int64
         edt = np.int32 if max(P01.nnz, P02.nnz, P12.nnz) < 2**31 else np.int64
-        e01, e02, e12 = e01[hit].astype(edt), e02[hit].astype(edt), j[hit].astype(edt)
-        c = P01.cost[e01] + P02.cost[e02] + P12.cost[e12]
-        self._triples = {"s": s[hit].astype(idt), "t": t[hit].astype(idt), "r": r[hit].astype(idt),
-                         "e01": e01, "e02": e02, "e12": e12, "c": c}
+        # candidates are built in chunks of P01 entries (~CHUNK each) so that the temporaries stay
+        # bounded; only the hits (all three pairs in the patterns) are kept
+        csum = np.concatenate([[0], np.cumsum(cnt_all)])
+        from ..formulations.standard_lp import available_memory_bytes
+
+        need = int(csum[-1]) * TRIPLE_BYTES
+        if need > available_memory_bytes():
+            raise MMOTInputError(
+                f"the sparse N = 3 support would list up to {int(csum[-1]):,} triples (~{need / 2**30:.1f} GiB), more "
+                f"than the available memory; use a smaller eps (eps ~ h^2 keeps the support narrow) or a larger "
+                f"multiscale threshold")
+        bounds = np.searchsorted(csum, np.arange(0, int(csum[-1]) + TRIPLE_CHUNK, TRIPLE_CHUNK))
+        bounds = np.unique(np.concatenate([[0], np.minimum(bounds, r01.size), [r01.size]]))
+        out: dict[str, list] = {k: [] for k in ("s", "t", "r", "e01", "e02", "e12")}
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            cnt = cnt_all[a:b]
+            e01 = np.repeat(np.arange(a, b), cnt)
+            s_ = r01[e01]
+            t = P01.indices[e01]
+            off = np.arange(e01.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            e02 = P02.indptr[s_] + off
+            r = P02.indices[e02]
+            key = t.astype(np.int64) * P12.shape[1] + r
+            j = np.minimum(np.searchsorted(keys12, key), max(keys12.size - 1, 0))
+            hit = keys12[j] == key if keys12.size else np.zeros(key.size, bool)
+            out["s"].append(s_[hit].astype(idt))
+            out["t"].append(t[hit].astype(idt))
+            out["r"].append(r[hit].astype(idt))
+            out["e01"].append(e01[hit].astype(edt))
+            out["e02"].append(e02[hit].astype(edt))
+            out["e12"].append(j[hit].astype(edt))
+        T = {k: (np.concatenate(v) if v else np.zeros(0, dtype=edt)) for k, v in out.items()}
+        T["c"] = P01.cost[T["e01"]] + P02.cost[T["e02"]] + P12.cost[T["e12"]]
+        self._triples = T
         return self._triples
 
     @property
