@@ -19,7 +19,7 @@ user who wants a finite diagonal chooses :class:`SoftCoulomb`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -46,6 +46,26 @@ def pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.abs(x[:, 0][:, None] - y[:, 0][None, :])
     diff = x[:, None, :] - y[None, :, :]
     return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+
+
+def is_radial(cost) -> bool:
+    """``True`` when ``cost`` is a pair cost given by :meth:`PairCost.of_distance` (its matrix is not overridden)."""
+    if not isinstance(cost, PairCost) or type(cost).matrix is not PairCost.matrix:
+        return False
+    try:
+        cost.of_distance(np.ones(1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def tuple_distances(points: Sequence[np.ndarray], i: int, j: int) -> np.ndarray:
+    """``|points[i][k] - points[j][k]|`` row by row (the same formula as :func:`pairwise_distances`)."""
+    a, b = points[i], points[j]
+    if a.shape[1] == 1:
+        return np.abs(a[:, 0] - b[:, 0])
+    d = a - b
+    return np.sqrt(np.einsum("ij,ij->i", d, d))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .costs import NaryCost, PairCost, cost_from_spec
+from .costs import NaryCost, PairCost, cost_from_spec, is_radial, tuple_distances
 from .errors import InfeasibleProblemError, MMOTInputError
 
 __all__ = [
@@ -283,6 +283,15 @@ class MMOTProblem:
     def tuple_costs(self, idx: np.ndarray) -> np.ndarray:
         """Cost of index tuples ``idx`` (shape ``(m, N)``), vectorised."""
         idx = np.asarray(idx)
+        if self.is_pair_cost and is_radial(self.cost):
+            # pointwise: no l x l matrix, whatever the grid size
+            pts = [self.marginals[i].points[idx[:, i]] for i in range(self.n_marginals)]
+            out = np.zeros(idx.shape[0])
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                for i in range(self.n_marginals):
+                    for j in range(i + 1, self.n_marginals):
+                        out += self.cost.of_distance(tuple_distances(pts, i, j))
+            return out
         if self.is_pair_cost:
             if self.is_symmetric:
                 c = self.pair_matrix(0, 0)

@@ -180,21 +180,7 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
 
 
 def tuple_costs(problem: MMOTProblem, idx: np.ndarray) -> np.ndarray:
-    """Cost of index tuples evaluated pointwise (radial pair costs: no ``l x l`` matrix is built)."""
-    if problem.is_pair_cost:
-        try:
-            problem.cost.of_distance(np.ones(1))
-        except NotImplementedError:
-            return problem.tuple_costs(idx)
-        N = idx.shape[1]
-        out = np.zeros(idx.shape[0])
-        for i in range(N):
-            xi = problem.marginals[i].points[idx[:, i]]
-            for j in range(i + 1, N):
-                d = xi - problem.marginals[j].points[idx[:, j]]
-                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                    out += problem.cost.of_distance(np.sqrt(np.einsum("ij,ij->i", d, d)))
-        return out
+    """Cost of index tuples (radial pair costs are evaluated pointwise: no ``l x l`` matrix)."""
     return problem.tuple_costs(idx)
 
 

@@ -238,7 +238,8 @@ def test_multiscale_stopped_on_a_coarse_level_reports_status():
 MS3_VALUE_RTOL = 1e-6
 
 
-def test_n3_multiscale_level_eps_matches_dense_small_eps():
+@pytest.mark.parametrize("solver", ["sinkhorn", "newton"])
+def test_n3_multiscale_level_eps_matches_dense_small_eps(solver):
     """Uniform Coulomb N = 3 at an eps where the product of three absorbed sparse pair factors used
     to overflow: the per-triple log-domain kernel, eps tied to the level (q = 4) and over-relaxation
     must reproduce the dense solver's transport cost and stay above the exact LP optimum's
@@ -249,7 +250,7 @@ def test_n3_multiscale_level_eps_matches_dense_small_eps():
     m = mm.uniform(mm.line(0, 1, l, midpoints=True))
     p = mm.MMOTProblem.symmetric(m, 3, mm.Coulomb())
     dense = solve_entropic(p, eps=eps, tol=1e-7, multiscale=False, symmetric=False, max_iter=50000)
-    ms = solve_entropic(p, eps=eps, tol=1e-7, multiscale=True, overrelax=1.5, max_iter=50000,
+    ms = solve_entropic(p, eps=eps, tol=1e-7, multiscale=True, overrelax=1.5, max_iter=50000, solver=solver,
                         multiscale_options={"coarse_size": 16, "level_eps_factor": 4.0})
     assert dense.status == ms.status == Status.CONVERGED
     levels = ms.info["multiscale_levels"]
@@ -272,13 +273,14 @@ def test_overrelaxation_same_solution():
 
 @pytest.mark.slow
 def test_n3_multiscale_l256_close_to_exact():
-    """l = 256, eps = 40 h^2 (about 80 s): converged, within 1e-3 of the exact LP optimum."""
+    """l = 256, eps = 40 h^2, Sinkhorn inner solver (about 80 s): converged, within 1e-3 of the exact LP optimum."""
     from mmot_models.physics.reference import cyclic_quantile_plan
 
     l = 256
     m = mm.uniform(mm.line(0, 1, l, midpoints=True))
     p = mm.MMOTProblem.symmetric(m, 3, mm.Coulomb())
     s = solve_entropic(p, eps=40.0 / l ** 2, tol=1e-5, multiscale=True, overrelax=1.5, max_iter=200000, plan=False,
+                       solver="sinkhorn",
                        multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0})
     idx, w = cyclic_quantile_plan(m.weights, 3)
     exact = float(np.sum(p.tuple_costs(idx) * w))
