@@ -43,7 +43,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..solution import Status
-from .sinkhorn import SinkhornOptions, SinkhornRecord, _l1, _progress, eps_schedule
+from .sinkhorn import SinkhornOptions, SinkhornRecord, _l1, _progress, eps_schedule, limit_reached
 
 __all__ = ["run_newton"]
 
@@ -227,11 +227,9 @@ def run_newton(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: Seq
                 if np.all(errors <= target):
                     stage_done = True
                     break
-                if it >= opts.max_iter:
-                    status, message = Status.ITERATION_LIMIT, f"max_iter={opts.max_iter} Newton steps reached at eps={eps:.4g}"
-                    break
-                if opts.time_limit is not None and time.perf_counter() - t0 > opts.time_limit:
-                    status, message = Status.TIME_LIMIT, f"time_limit={opts.time_limit:g} s reached at eps={eps:.4g}"
+                hit = limit_reached(opts, it, t0, eps, " Newton steps")
+                if hit:
+                    status, message = hit
                     break
                 g = np.concatenate([mus[i] - m[i] for i in range(N)])
                 d = _solve(dual.hessian(m), eps * g, dual.pins)

@@ -122,6 +122,15 @@ def _safe_inv(w: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, bool]:
     return out, ok
 
 
+def limit_reached(opts: SinkhornOptions, it: int, t0: float, eps: float, unit: str = "") -> tuple[Status, str] | None:
+    """``(status, message)`` when the iteration or time limit of ``opts`` is reached, else ``None``."""
+    if it >= opts.max_iter:
+        return Status.ITERATION_LIMIT, f"max_iter={opts.max_iter}{unit} reached at eps={eps:.4g}"
+    if opts.time_limit is not None and time.perf_counter() - t0 > opts.time_limit:
+        return Status.TIME_LIMIT, f"time_limit={opts.time_limit:g} s reached at eps={eps:.4g}"
+    return None
+
+
 def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: Sequence[np.ndarray] | None = None,
                  eps_start: float | None = None) -> SinkhornRecord:
     """Run (symmetric or general) multi-marginal Sinkhorn with eps-scaling on ``engine``.
@@ -175,11 +184,9 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
             stage_done = False
             just_absorbed = True
             while True:
-                if it >= opts.max_iter:
-                    status, message = Status.ITERATION_LIMIT, f"max_iter={opts.max_iter} reached at eps={eps:.4g}"
-                    break
-                if opts.time_limit is not None and time.perf_counter() - t0 > opts.time_limit:
-                    status, message = Status.TIME_LIMIT, f"time_limit={opts.time_limit:g} s reached at eps={eps:.4g}"
+                hit = limit_reached(opts, it, t0, eps)
+                if hit:
+                    status, message = hit
                     break
                 ok = True
                 if sym:
