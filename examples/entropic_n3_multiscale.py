@@ -8,7 +8,7 @@ The script solves the uniform density on [0, 1] (exact answer known: the cyclic-
 value 7.5) and a Gaussian density, compares the co-motion functions read off the pair density with
 Seidl's closed form (``f_k = F^{-1}(F + (k-1)/N mod 1)``) and writes ``n3_multiscale_comotion.png``.
 
-    python examples/entropic_n3_multiscale.py [OUTPUT_DIR] [--l 2048]      # about 1 min at l = 2048
+    python examples/entropic_n3_multiscale.py [OUTPUT_DIR] [--l 1024]      # about 20 s at l = 1024
     python examples/entropic_n3_multiscale.py --l 65536                      # about 20 min, ~10 GB
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ def run(name: str, marg: mm.Marginal, eps: float) -> tuple[mm.Solution, np.ndarr
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out_dir", nargs="?", default=".")
-    ap.add_argument("--l", type=int, default=2048, help="grid points (default 2048)")
+    ap.add_argument("--l", type=int, default=1024, help="grid points (default 1024)")
     args = ap.parse_args()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
