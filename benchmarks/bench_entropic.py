@@ -301,7 +301,7 @@ def _n3_run(l: int, solver: str) -> None:
                        multiscale_options={"coarse_size": 64, "level_eps_factor": 4.0})
     dt = time.perf_counter() - t0
     lev = s.info.get("multiscale_levels", [])
-    print(json.dumps({"l": l, "solver": solver, "eps": eps, "time": dt, "value": s.value, "exact": exact,
+    print(json.dumps({"l": l, "solver": solver, "eps": eps, "time": dt, "value": s.value, "exact": exact, "message": s.message,
                       "l1": s.info.get("max_marginal_l1_error", float("nan")), "status": s.status.value,
                       "levels": [(L["sizes"][0], L["iterations"], round(L["time_s"], 1)) for L in lev],
                       "final_nnz": s.info.get("multiscale_final_nnz"), "kernel_bytes": s.info.get("kernel_bytes"),

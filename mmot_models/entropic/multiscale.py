@@ -198,7 +198,15 @@ def _prolong(u: np.ndarray, coarse: Level, fine: Level, interpolate: bool) -> np
         order = np.argsort(xc)
         ok = np.isfinite(u[order])
         if ok.sum() >= 2:
-            return np.interp(fine.points[:, 0], xc[order][ok], u[order][ok])
+            xs, us = xc[order][ok], u[order][ok]
+            xf = fine.points[:, 0]
+            out = np.interp(xf, xs, us)
+            # linear extrapolation beyond the outermost coarse points (constant extrapolation there
+            # misses the potential by ~ h |u'|, which is >> eps when eps ~ h^2)
+            lo, hi = xf < xs[0], xf > xs[-1]
+            out[lo] = us[0] + (xf[lo] - xs[0]) * (us[1] - us[0]) / (xs[1] - xs[0])
+            out[hi] = us[-1] + (xf[hi] - xs[-1]) * (us[-1] - us[-2]) / (xs[-1] - xs[-2])
+            return out
     return u[fine.parent]
 
 

@@ -50,6 +50,7 @@ __all__ = ["run_newton"]
 ARMIJO = 1e-4
 MAX_BACKTRACK = 40
 RIDGE = 1e-13
+MAX_REPAIR_SWEEPS = 20
 GROWTH = 5.0   # largest growth (e-folds) of the largest plan entry in one trial step
 
 
@@ -189,10 +190,16 @@ def run_newton(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: Seq
         # one Gauss-Seidel Sinkhorn sweep in potential form: u_i += -eps log(m_i / mu_i)
         nonlocal n_eval
         for i in range(N):
-            _, m = dual.evaluate(u, eps)
+            # log m_i with a global shift, so that a warm start whose plan would overflow is repaired
+            L = dual.log_plan(u, eps)
+            shift = max(0.0, float(np.max(L)))
+            with np.errstate(under="ignore"):
+                np.exp(L - shift, out=L)
+            m_i = np.bincount(dual.idx[i], weights=L, minlength=mus[i].size)
+            del L
             n_eval += 1
             with np.errstate(divide="ignore", invalid="ignore"):
-                step = -eps * np.log(m[i] / mus[i])
+                step = -eps * (np.log(m_i / mus[i]) + shift)
             pos = (mus[i] > 0) & np.isfinite(step)
             u[i] = np.where(pos, u[i] + step, u[i])
 
@@ -215,10 +222,16 @@ def run_newton(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: Seq
             target = opts.tol if final else max(opts.tol, opts.stage_tol)
             it_stage = 0
             stage_done = False
-            for _ in range(sweeps_per_step):
+            for _ in range(max(1, sweeps_per_step)):
                 sweep(eps)
             D, m = dual.evaluate(u, eps)
             n_eval += 1
+            for _ in range(MAX_REPAIR_SWEEPS):      # a warm start that overflows: more sweeps first
+                if math.isfinite(D):
+                    break
+                sweep(eps)
+                D, m = dual.evaluate(u, eps)
+                n_eval += 1
             while True:
                 errors = np.array([_l1(m[i], mus[i]) for i in range(N)])
                 if not np.all(np.isfinite(errors)):
