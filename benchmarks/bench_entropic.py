@@ -342,7 +342,8 @@ def n3_multiscale(quick: bool) -> str:
                      f"{r['kernel_bytes'] / 2**20:.0f} | {8 * r['l'] ** 2 / 2**20:,.0f} | {r['peak_mib']:,.0f} |")
     lines += ["", "Sinkhorn needs O(1/eps) sweeps per level (about 4x more per level with eps ~ h^2); Newton needs a "
               "handful of steps per level, each a sparse LU (SuperLU, COLAMD) of the 3l x 3l Hessian plus a few "
-              "O(#triples) plan evaluations.  The dense N = 3 engine would need three l x l kernels and one temporary."]
+              "O(#triples) plan evaluations.  The dense N = 3 engine would need three l x l kernels and one temporary."
+              " 'rel. error' may be negative: the plan meets its marginals to L1 tol (1e-5), not exactly, so its cost is an estimate; the solver's certified upper bound (cost of the plan rounded to exact marginals) is switched off here to save time (`examples/entropic_n3_multiscale.py` reports it).  A level with 0 Newton steps is a coarse level whose warm start plus one sweep already met its stage tolerance (1e-3)."]
     return "\n".join(lines)
 
 

@@ -27,8 +27,8 @@ cells.  For ``N = 3`` the sparse engine stores the kernel of every kept triple i
 
 *Inner solver* (``solver``): Sinkhorn sweeps, or damped Newton on the dual (:mod:`.newton`).  With
 eps tied to the grid, Sinkhorn needs ``O(1/eps)`` sweeps per level (measured: about 4x more per
-level), i.e. ``O(l^3)`` work in 1D; Newton needs 5-13 steps per level at every size measured
-(l = 128 ... 65536), each a sparse LU of the ``(sum_i l_i)``-square Hessian, so the work grows
+level), i.e. ``O(l^3)`` work in 1D; Newton needs 5-9 steps per level up to l = 16384 and 29 on
+the l = 65536 level (coarse levels stop at ``stage_tol``), each a sparse LU of the ``(sum_i l_i)``-square Hessian, so the work grows
 about linearly in ``l`` (docs/entropic.md).
 
 The result is the entropic solution of the problem *restricted to the final sparse support*: a
