@@ -383,7 +383,7 @@ def main() -> None:
             parts.pop()
             continue
         if not args.no_write:  # after every section, so a long run keeps what it measured
-            body = "\n\n".join([f"## Entropic multi-marginal Sinkhorn (issue 4)",
+            body = "\n\n".join(["## Entropic multi-marginal Sinkhorn (issue 4)",
                                 f"Machine: {machine()}; OPENBLAS_NUM_THREADS={threads} (the machine is shared by "
                                 f"several jobs; single-threaded BLAS keeps the ratios stable)  \n"
                                 f"Command: `{command()}`"] + parts)

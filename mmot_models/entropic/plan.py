@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..problem import MMOTProblem
-from .kernels import PairEngine, TensorEngine
+from .kernels import TensorEngine
 
 __all__ = ["plan_blocks", "extract_plan", "rounded_upper_bound", "ctransform_lower_bound", "bilinear_cost"]
 
@@ -179,11 +179,6 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
     return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr}
 
 
-def tuple_costs(problem: MMOTProblem, idx: np.ndarray) -> np.ndarray:
-    """Cost of index tuples (radial pair costs are evaluated pointwise: no ``l x l`` matrix)."""
-    return problem.tuple_costs(idx)
-
-
 def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: float, tries: int = 4) -> float:
     """Cost of the cyclic quantile coupling of the deficits (mass ``delta``); ``inf`` if every order
     tried meets an infinite cost."""
@@ -208,7 +203,7 @@ def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: f
         idx = np.stack([orders[i][np.minimum(np.searchsorted(cums[i], np.mod(mids + shifts[i], 1.0), side="right"),
                                              cums[i].size - 1)] for i in range(N)], axis=1)
         with np.errstate(invalid="ignore", over="ignore"):
-            cost = float(np.sum(tuple_costs(problem, idx) * lengths)) * delta
+            cost = float(np.sum(problem.tuple_costs(idx) * lengths)) * delta
         if np.isfinite(cost):
             best = min(best, cost)
             if attempt == 0:

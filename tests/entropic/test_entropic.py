@@ -210,13 +210,16 @@ def test_bad_input():
         solve_entropic(q, eps=0.1, symmetric=True)
 
 
-def test_pointwise_tuple_costs_match_problem():
-    from mmot_models.entropic.plan import tuple_costs
+def test_pointwise_tuple_costs_match_pair_matrices():
+    """Radial pair costs are evaluated pointwise (no l x l matrix); they must equal the sum of the
+    pair-matrix entries, built by the independent distance-matrix path."""
     rng = np.random.default_rng(5)
-    p = mm.MMOTProblem((mm.uniform(rng.normal(size=(9, 2))), mm.uniform(rng.normal(size=(7, 2))),
-                        mm.uniform(rng.normal(size=(8, 2)))), "coulomb")
-    idx = np.stack([rng.integers(0, s, 50) for s in p.sizes], axis=1)
-    assert np.allclose(tuple_costs(p, idx), p.tuple_costs(idx), rtol=1e-14, atol=0)
+    for d in (1, 2):
+        p = mm.MMOTProblem((mm.uniform(rng.normal(size=(9, d))), mm.uniform(rng.normal(size=(7, d))),
+                            mm.uniform(rng.normal(size=(8, d)))), "coulomb")
+        idx = np.stack([rng.integers(0, s, 50) for s in p.sizes], axis=1)
+        ref = sum(p.pair_matrix(i, j)[idx[:, i], idx[:, j]] for i in range(3) for j in range(i + 1, 3))
+        assert np.allclose(p.tuple_costs(idx), ref, rtol=1e-14, atol=0)
 
 
 def test_verbose_progress_bar_goes_to_stderr(capsys):
