@@ -222,13 +222,14 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                            overrelax=float(overrelax), verbose=bool(verbose),
                            progress=progress)
     cost_tensor = None
-    ms_info: dict[str, Any] = {}
+    ms_info: dict[str, Any] = {"inner_solver": "sinkhorn"}
     if multiscale:
         from .multiscale import solve_multiscale
         ms_opts = dict(multiscale_options or {})
         inner = solver if solver != "auto" else ("newton" if N == 3 else "sinkhorn")
         ms_opts.setdefault("solver", inner)
         engine, rec, ms_info = solve_multiscale(problem, opts, **ms_opts)
+        ms_info["inner_solver"] = ms_opts["solver"]
         engine_name = f"multiscale-sparse-N{N}"
     else:
         if pair23:

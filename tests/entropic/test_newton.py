@@ -43,6 +43,7 @@ def test_newton_and_sinkhorn_solve_the_same_restricted_problem():
     newton = solve_entropic(p, solver="newton", **kw)
     sinkhorn = solve_entropic(p, solver="sinkhorn", overrelax=1.5, **kw)
     assert newton.status == sinkhorn.status == Status.CONVERGED
+    assert (newton.info["inner_solver"], sinkhorn.info["inner_solver"]) == ("newton", "sinkhorn")
     assert newton.info["multiscale_final_nnz"] == sinkhorn.info["multiscale_final_nnz"]
     assert newton.value == pytest.approx(sinkhorn.value, rel=SOLVER_RTOL)
     P_n, P_s = newton.pair_density(0, 1), sinkhorn.pair_density(0, 1)
@@ -57,6 +58,7 @@ def test_newton_general_marginals_match_dense_sinkhorn():
     ms = solve_entropic(p, eps=0.02, tol=1e-8, multiscale=True, solver="newton",
                         multiscale_options={"coarse_size": 30, "level_eps_factor": 1.0})
     assert dense.status == ms.status == Status.CONVERGED
+    assert (dense.info["inner_solver"], ms.info["inner_solver"]) == ("sinkhorn", "newton")
     assert ms.value == pytest.approx(dense.value, rel=MS_DENSE_RTOL)
     assert max(ms.info["marginal_l1_errors"]) <= 1e-8
     # the certified bracket still holds for the discrete problem
