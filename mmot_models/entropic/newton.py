@@ -20,9 +20,10 @@ gauge shifts ``(a, b, -a-b)`` (constants per block), which do not change the pla
 fixed by pinning the direction at one site of every block but the first, and a ridge
 ``1e-13 * max(diag M)`` covers zero-mass sites and disconnected supports.
 
-Step: solve ``M d = eps (mu - m)`` with a sparse LU (SuperLU, minimum-degree ordering of
-``M + M^T``; the pattern of ``M`` is the multiscale pattern, fixed within a level), then backtrack
-``u <- u + alpha d`` (``alpha = 1, 1/2, ...``) until the Armijo condition
+Step: solve ``M d = eps (mu - m)`` with a sparse LU (SuperLU, COLAMD column
+ordering; the pattern of ``M`` is the multiscale pattern, fixed within a level), then backtrack
+``u <- u + alpha d`` from the largest ``alpha <= 1`` that lets no plan entry grow beyond ``e^5``
+times the current largest one (halving; a tenth after an overflow) until the Armijo condition
 ``D(u + alpha d) >= D(u) + 1e-4 alpha <grad D, d>`` holds.  Every accepted step increases ``D``;
 the iteration stops when every marginal's L1 error is ``<= tol`` (the same rule as Sinkhorn).
 One Sinkhorn sweep before each Newton step (``sweeps_per_step``, default 1) cheaply removes the
@@ -108,12 +109,7 @@ class _Dual:
 
     def evaluate(self, u: Sequence[np.ndarray], eps: float) -> tuple[float, list[np.ndarray]]:
         """``D(u)`` and the marginals ``m_i``; ``-inf`` when a plan entry overflows."""
-        E = self.gamma
-        np.subtract(u[0][self.idx[0]], self.cost, out=E)
-        for i in range(1, self.N):
-            E += u[i][self.idx[i]]
-        E *= 1.0 / eps
-        E += self.log_mu
+        E = self.log_plan(u, eps, out=self.gamma)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             np.exp(E, out=E)
         self.overflow = not bool(np.isfinite(E).all())
@@ -124,9 +120,9 @@ class _Dual:
         lin = sum(float(np.dot(np.where(mu > 0, ui, 0.0), mu)) for ui, mu in zip(u, self.mus))
         return lin - eps * (mass - 1.0), m
 
-    def log_plan(self, u: Sequence[np.ndarray], eps: float) -> np.ndarray:
-        """``log gamma`` on the tuples (no exponential)."""
-        E = u[0][self.idx[0]] - self.cost
+    def log_plan(self, u: Sequence[np.ndarray], eps: float, out: np.ndarray | None = None) -> np.ndarray:
+        """``log gamma`` on the tuples (no exponential), into ``out`` when given."""
+        E = np.subtract(u[0][self.idx[0]], self.cost, out=out)
         for i in range(1, self.N):
             E += u[i][self.idx[i]]
         E *= 1.0 / eps
