@@ -17,6 +17,8 @@ from .problem import (MASS_TOL, Marginal, MMOTProblem, as_points, box, from_dens
 from .moment_functions import Density, MCOTProblem, family_from_spec
 from .solution import Bound, Solution, Status
 from .solve import METHODS, available_methods, choose_method, solve
+from .modeling import (Model, MomentRows, OccupationBounds, TabulatedCost, UserRows, from_cost_tensor, from_pot,
+                       to_dense_plan)
 
 __version__ = "0.1.0"
 
@@ -26,5 +28,7 @@ __all__ = [
     "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "load_problem", "save_problem",
     "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
     "MCOTProblem", "Density", "family_from_spec",
+    "Model", "MomentRows", "OccupationBounds", "UserRows", "TabulatedCost", "from_pot", "from_cost_tensor",
+    "to_dense_plan",
     "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
 ]
