@@ -91,7 +91,7 @@ def safe_lower_bound(lp: StandardLP, y: np.ndarray, col_lower: np.ndarray | None
     bmax = np.maximum(np.where(np.isfinite(xl), np.abs(xl), 0.0), np.where(np.isfinite(xu), np.abs(xu), 0.0))
     terms = np.concatenate([row_terms, col_terms, [float(lp.offset)]])
     allowance = math.fsum(err * bmax) + 4 * _U * math.fsum(np.abs(terms)) + 4 * _U * (terms.size + 1) * np.finfo(float).tiny
-    return math.fsum(terms) - allowance
+    return float(math.fsum(terms) - allowance)
 
 
 def plan_violation(lp: StandardLP, x: np.ndarray) -> tuple[float, int, str]:

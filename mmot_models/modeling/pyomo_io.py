@@ -147,8 +147,6 @@ def solve_pyomo(model: "Model", pm, *, solver: str = "appsi_highs", time_limit: 
     if link is None or link.model is not model:
         raise MMOTInputError("this Pyomo model was not built by this Model's to_pyomo(); call m.to_pyomo() first")
     t0 = time.perf_counter()
-    res, status, term, elapsed = _solve(pm, solver, time_limit, verbose, dict(options or {}))
-
     lp, n = link.lp, link.model.n_cols
     col_of = {id(v): j for j, v in enumerate(link.xs)}
     extra_vars: list = []
@@ -225,6 +223,7 @@ def solve_pyomo(model: "Model", pm, *, solver: str = "appsi_highs", time_limit: 
     full = StandardLP(c=c, A=A, row_lower=lo, row_upper=up, col_lower=xl, col_upper=xu, offset=offset,
                       name="pyomo_extended")
 
+    res, status, term, elapsed = _solve(pm, solver, time_limit, verbose, dict(options or {}))
     cons = base_cons + ex_cons
     vals = [v.value for v in allvars]
     x = np.asarray(vals, dtype=float) if all(v is not None for v in vals) else None
