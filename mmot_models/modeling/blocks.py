@@ -92,8 +92,10 @@ class UserRows(Block):
                                      "build it from this model's m.plan")
         if not self.constraints:
             return RowBlock(sp.csr_matrix((0, n)), np.empty(0), np.empty(0), [])
-        A = sp.csr_matrix(np.vstack([c.coef for c in self.constraints]))
-        A.eliminate_zeros()
+        nz = [np.flatnonzero(c.coef) for c in self.constraints]
+        indptr = np.concatenate([[0], np.cumsum([z.size for z in nz])])
+        A = sp.csr_matrix((np.concatenate([c.coef[z] for c, z in zip(self.constraints, nz)]), np.concatenate(nz),
+                           indptr), shape=(len(self.constraints), n))
         lo = np.array([c.lower for c in self.constraints], dtype=float)
         up = np.array([c.upper for c in self.constraints], dtype=float)
         return RowBlock(A, lo, up, list(self.labels))

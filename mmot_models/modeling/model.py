@@ -282,7 +282,7 @@ class Model:
             self._lp = self.base
             return self._lp
         b = self.base
-        A = sp.vstack([b.A] + [rb.A for _, rb in blocks], format="csc") if blocks else b.A
+        A = _append_rows(b.A, sp.vstack([rb.A for _, rb in blocks], format="csc")) if blocks else b.A
         lo = np.concatenate([b.row_lower] + [rb.lower for _, rb in blocks])
         up = np.concatenate([b.row_upper] + [rb.upper for _, rb in blocks])
         c, off = b.c, b.offset
@@ -371,6 +371,24 @@ class Model:
     def __repr__(self) -> str:
         return (f"Model({self.formulation}, {self.n_cols:,} columns, blocks="
                 f"{[(n, i.rows.stop - i.rows.start) for n, i in self.blocks.items()]})")
+
+
+def _append_rows(A: sp.csc_matrix, B: sp.csc_matrix) -> sp.csc_matrix:
+    """``[A; B]`` for CSC matrices with the same columns, by index arithmetic (no COO round trip)."""
+    A = A.tocsc()
+    B = B.tocsc()
+    nA, nB = np.diff(A.indptr), np.diff(B.indptr)
+    indptr = (A.indptr + B.indptr).astype(np.int64)
+    total = int(indptr[-1])
+    posA = np.arange(A.nnz) + np.repeat(B.indptr[:-1], nA)
+    posB = np.arange(B.nnz) + np.repeat(A.indptr[1:], nB)
+    data = np.empty(total)
+    indices = np.empty(total, dtype=np.int64)
+    data[posA], data[posB] = A.data, B.data
+    indices[posA], indices[posB] = A.indices, B.indices + A.shape[0]
+    idx_dtype = np.int32 if max(total, A.shape[0] + B.shape[0]) < 2**31 - 1 else np.int64
+    return sp.csc_matrix((data, indices.astype(idx_dtype), indptr.astype(idx_dtype)),
+                         shape=(A.shape[0] + B.shape[0], A.shape[1]))
 
 
 def assemble_solution(model: Model, lp: StandardLP, res: LPResult, *, t0: float,
