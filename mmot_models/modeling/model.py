@@ -139,10 +139,18 @@ class PlanVariable:
         if np.any(t < 0) or np.any(t >= np.asarray(sizes)):
             raise MMOTInputError(f"plan index {tuple(t.tolist())} is outside the supports {sizes}")
         if self._keys is None:
-            self._keys = np.ravel_multi_index(m.columns.T.astype(np.int64), sizes)
-        key = np.ravel_multi_index(tuple(t), sizes)
-        j = int(np.searchsorted(self._keys, key))
-        if j >= self._keys.size or self._keys[j] != key:
+            try:   # columns are in lexicographic order: flat keys are sorted
+                self._keys = np.ravel_multi_index(m.columns.T.astype(np.int64), sizes)
+            except ValueError:  # l^N beyond int64: a dictionary instead
+                self._keys = {tuple(r): j for j, r in enumerate(m.columns.tolist())}
+        if isinstance(self._keys, dict):
+            j = self._keys.get(tuple(t.tolist()), -1)
+        else:
+            key = np.ravel_multi_index(tuple(t), sizes)
+            j = int(np.searchsorted(self._keys, key))
+            if j >= self._keys.size or self._keys[j] != key:
+                j = -1
+        if j < 0:
             raise MMOTInputError(f"plan index {tuple(t.tolist())} is not a variable (infinite cost: forbidden)")
         return j
 
@@ -176,6 +184,9 @@ class Model:
                                  "see mm.from_pot / mm.from_cost_tensor for weight arrays and cost matrices")
         if formulation not in FORMULATIONS:
             raise MMOTInputError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
+        if formulation == "symmetric" and not problem.is_symmetric:
+            raise MMOTInputError("formulation='symmetric' needs N identical marginals and a symmetric cost; "
+                                 "use formulation='primal' for this problem")
         self.problem = problem
         self.formulation = formulation
         self.token = next(_tokens)
@@ -232,7 +243,8 @@ class Model:
         if isinstance(con, Constraint) and con.owner != self.token:
             raise MMOTInputError("the constraint refers to variables of another model; build it from this model's m.plan")
         if self._user is None:
-            self._user = self.add(UserRows())  # type: ignore[assignment]
+            existing = self._blocks.get("user")
+            self._user = existing if isinstance(existing, UserRows) else self.add(UserRows())  # type: ignore[assignment]
         label = self._user.append(con, name)
         self._changed()
         return label

@@ -84,8 +84,10 @@ def test_errors(problems):
         m.write("model.txt")
     with pytest.raises(mm.MMOTInputError, match="no truth value"):
         bool(m.plan.mass() <= 1)
+    with pytest.raises(mm.MMOTInputError, match="not a variable"):
+        mm.Model(mm.MMOTProblem.symmetric(prob.marginals[0], 2, mm.Coulomb()), formulation="primal").plan[(1, 1)]
     unequal = mm.MMOTProblem((prob.marginals[0], mm.uniform(prob.marginals[0].points)), mm.SoftCoulomb(0.5))
-    with pytest.raises(mm.MMOTInputError, match="method='primal'"):
+    with pytest.raises(mm.MMOTInputError, match="formulation='primal'"):
         mm.Model(unequal, formulation="symmetric")
 
 
@@ -105,3 +107,11 @@ def test_write_mps_and_lp(problems, tmp_path):
         h.readModel(str(path))
         h.run()
         assert abs(h.getInfo().objective_function_value - want) <= AGREE_TOL
+
+
+def test_pyomo_and_cvxpy_stay_lazy():
+    import subprocess
+    import sys
+    code = "import sys, mmot_models as mm; mm.Model; print('pyomo' in sys.modules, 'cvxpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
