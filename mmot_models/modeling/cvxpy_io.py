@@ -24,6 +24,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CvxpyModel", "to_cvxpy", "solve_cvxpy", "default_cvxpy_solver"]
 
+#: The option each cvxpy solver reads as a wall-clock limit in seconds.
+_TIME_KEY = {"HIGHS": "time_limit", "CLARABEL": "time_limit", "SCS": "time_limit_secs"}
+#: Interior-point and first-order solvers stop at ~1e-8 feasibility by default; the certificate
+#: accepts a plan only within FEAS_REL_TOL = 1e-9, so ask for tighter tolerances.
+_DEFAULT_OPTS = {"CLARABEL": {"tol_feas": 1e-11, "tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11},
+                 "SCS": {"eps_abs": 1e-11, "eps_rel": 1e-11, "max_iters": 200_000}}
+
 
 @dataclass(eq=False)
 class CvxpyModel:
@@ -88,9 +95,13 @@ def solve_cvxpy(model: "Model", cm: CvxpyModel, *, solver: str | None = None, ti
     solver = (solver or default_cvxpy_solver()).upper()
     if solver not in cp.installed_solvers():
         raise MMOTInputError(f"cvxpy solver {solver!r} is not installed; use one of {', '.join(cp.installed_solvers())}")
-    opts = dict(options or {})
+    opts = {**_DEFAULT_OPTS.get(solver, {}), **(options or {})}
     if time_limit is not None:
-        opts.setdefault("time_limit", float(time_limit))
+        key = _TIME_KEY.get(solver)
+        if key is None:
+            raise MMOTInputError(f"time_limit is not mapped for cvxpy solver {solver!r}; pass that solver's own "
+                                 f"option, or use one of {', '.join(_TIME_KEY)}")
+        opts.setdefault(key, float(time_limit))
     t0 = time.perf_counter()
     msg = ""
     try:
