@@ -18,7 +18,7 @@ from .moment_functions import Density, MCOTProblem, family_from_spec
 from .solution import Bound, Solution, Status
 from .solve import METHODS, available_methods, choose_method, solve
 from .modeling import (Model, MomentRows, OccupationBounds, TabulatedCost, UserRows, from_cost_tensor, from_pot,
-                       to_dense_plan)
+                       hats, to_dense_plan)
 
 __version__ = "0.1.0"
 
@@ -29,6 +29,6 @@ __all__ = [
     "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
     "MCOTProblem", "Density", "family_from_spec",
     "Model", "MomentRows", "OccupationBounds", "UserRows", "TabulatedCost", "from_pot", "from_cost_tensor",
-    "to_dense_plan",
+    "to_dense_plan", "hats",
     "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
 ]

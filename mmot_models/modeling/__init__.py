@@ -4,7 +4,7 @@ See ``docs/modeling.md``.  Pyomo and cvxpy are imported only when their export i
 """
 from __future__ import annotations
 
-from .blocks import Block, MomentRows, OccupationBounds, RowBlock, UserRows
+from .blocks import Block, MomentRows, OccupationBounds, RowBlock, UserRows, hats
 from .certify import CERT_REL_TOL, FEAS_REL_TOL, Certificate, certify, implied_column_upper, safe_lower_bound
 from .expr import Constraint, LinearExpr
 from .interop import TabulatedCost, from_cost_tensor, from_pot, to_dense_plan
@@ -12,7 +12,7 @@ from .model import BACKENDS, FORMULATIONS, BlockInfo, Model, PlanVariable, assem
 
 __all__ = [
     "Model", "PlanVariable", "BlockInfo", "LinearExpr", "Constraint", "Block", "RowBlock", "UserRows",
-    "MomentRows", "OccupationBounds", "certify", "safe_lower_bound", "implied_column_upper", "Certificate",
+    "MomentRows", "OccupationBounds", "hats", "certify", "safe_lower_bound", "implied_column_upper", "Certificate",
     "CERT_REL_TOL", "FEAS_REL_TOL", "TabulatedCost", "from_pot", "from_cost_tensor", "to_dense_plan",
     "assemble_solution", "FORMULATIONS", "BACKENDS",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Hashable, Sequence
+from typing import TYPE_CHECKING, Hashable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,7 +27,14 @@ from .expr import Constraint
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
-__all__ = ["RowBlock", "Block", "UserRows", "MomentRows", "OccupationBounds"]
+__all__ = ["RowBlock", "Block", "UserRows", "MomentRows", "OccupationBounds", "hats"]
+
+
+def hats(n_cells: int) -> str:
+    """Spec of ``n_cells + 1`` hat functions on each marginal's bounding box (``MomentRows(hats(20))``)."""
+    if int(n_cells) != n_cells or n_cells < 1:
+        raise MMOTInputError(f"hats needs a positive number of cells, got {n_cells}")
+    return f"hats:{int(n_cells)}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,7 @@ def test_moment_rows_hold_and_keep_the_optimum(problems):
     ref = dense_reference(prob)
     for form in ("primal", "symmetric"):
         m = mm.Model(prob, formulation=form)
-        m.add(mm.MomentRows("hats:4"))
+        m.add(mm.MomentRows(mm.hats(4)))
         info = m.blocks["moment"]
         n_fun = 5
         assert info.rows.stop - info.rows.start == (2 * n_fun if form == "primal" else n_fun)
@@ -35,7 +35,6 @@ def test_moment_rows_hold_and_keep_the_optimum(problems):
 def test_occupation_bound_against_reference(problems):
     prob = problems[3]
     S = [0, 1, 2]                       # the three sites left of 0
-    x = prob.marginals[0].points[:, 0]
     g = lambda xs: 1.0 if sum(v < 0 for v in xs) >= 2 else 0.0
     m0 = mm.Model(prob, formulation="symmetric")
     free = m0.solve()
@@ -55,7 +54,6 @@ def test_add_cost_and_indexing(problems):
     m = mm.Model(prob, formulation="primal")
     m.add_cost(-5.0 * m.plan[(0, 0)])         # reward mass at (0, 0): optimum moves there
     sol = m.solve()
-    x = prob.marginals[0].points[:, 0]
     ref = dense_reference(prob)  # value without the reward
     assert sol.status == mm.Status.OPTIMAL and sol.value < ref
     assert m.plan.index((0, 0)) == 0 and m.plan.index((1, 0)) == prob.sizes[0]
@@ -115,3 +113,18 @@ def test_pyomo_and_cvxpy_stay_lazy():
     code = "import sys, mmot_models as mm; mm.Model; print('pyomo' in sys.modules, 'cvxpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_cvxpy_blocks_keep_their_duals(problems):
+    pytest.importorskip("cvxpy")
+    prob = problems[2]
+    m = mm.Model(prob, formulation="primal")
+    m.add_constraint(m.plan[(0, 0)] >= 0.01, name="cap")
+    cm = m.to_cvxpy()
+    assert list(cm.constraints) == ["marginal", "user"]
+    sol = m.solve_cvxpy(cm)
+    (con, rows, kind), = cm.constraints["user"]
+    assert kind == "lo" and rows.tolist() == [m.blocks["user"].rows.start]
+    # a binding >= row has a positive multiplier in both conventions
+    assert float(con.dual_value[0]) > 0 and sol.info["row_duals"]["user"][0] > 0
+    assert sol.status == mm.Status.OPTIMAL
