@@ -160,8 +160,10 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
         takers = _takers(schemas)
         unknown = [k for k in options if k not in takers]
         if unknown:
-            union = OptionSchema("auto", tuple({o.name: o for s in schemas.values() for o in s.options}.values()))
-            raise MMOTInputError(union.unknown_message(unknown[0]))
+            from .options import suggest
+            raise MMOTInputError(f"unknown option {unknown[0]!r}: no method takes it;{suggest(unknown[0], takers)} "
+                                 f"common options: {', '.join(o.name for o in COMMON)}; `mmot methods` lists the "
+                                 "options of each method")
         common = _COMMON_SCHEMA.validate({k: v for k, v in options.items() if k in _COMMON_SCHEMA}, context=context)
         method = choose_method(problem, common.get("memory_limit_bytes"), backend)
     fn = _load(method)
