@@ -228,6 +228,12 @@ def methods_document() -> dict[str, Any]:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from .options import options_markdown
+        from .solve import all_schemas
+
+        print(options_markdown(all_schemas()), end="")
+        return EXIT_OK
     doc = methods_document()
     if args.json:
         emit_json(doc)
@@ -283,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the methods and their options (name, type, default, domain)")
     p.add_argument("--json", action="store_true", help="print one JSON document {method: {options: [...]}}")
+    p.add_argument("--markdown", action="store_true", help="print the options as Markdown tables (docs/options.md)")
     p.set_defaults(func=_cmd_methods)
 
     for name, target in EXTENSIONS.items():

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .errors import MMOTInputError
 
 __all__ = ["Option", "OptionSchema", "declares", "schema_of", "COMMON", "LP_BACKEND_OPTIONS",
-           "common_options", "cpu_count", "suggest"]
+           "common_options", "cpu_count", "suggest", "options_markdown"]
 
 #: Option types (the ``type`` field; ``"object"`` for values checked by a custom ``check``).
 TYPES = ("float", "int", "bool", "str", "dict", "choice", "object")
@@ -132,6 +132,9 @@ class Option:
     @property
     def domain(self) -> str:
         """The allowed values, in words (used in error messages and ``mmot methods``)."""
+        return self._domain()
+
+    def _domain(self, here: bool = False) -> str:
         if self.domain_text is not None:
             d = self.domain_text
         elif self.type == "bool":
@@ -159,6 +162,8 @@ class Option:
             d = " ".join([noun] + parts)
         else:
             d = "any value"
+        if here and self.domain_text and self.high is not None:
+            d += f" ({_fmt(self.high)} here)"
         if self.nullable and self.type != "choice":
             d += " (or None)"
         return d
@@ -203,7 +208,8 @@ class Option:
         shown = repr(value) if not isinstance(value, float) else _fmt(value)
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        return MMOTInputError(f"option {self.name} of method {method} must be {self.domain}, got {shown}")
+        return MMOTInputError(f"option {self.name} of method {method} must be {self._domain(here=True)}, "
+                              f"got {shown}")
 
     def _in_bounds(self, x: float) -> bool:
         if self.low is not None and (x <= self.low if self.low_open else x < self.low):
@@ -428,8 +434,8 @@ def _gib_to_bytes(gb: float) -> int:
 #: Run-level options accepted by every method.
 COMMON: tuple[Option, ...] = (
     Option("time_limit", "float", None, "wall-clock limit in seconds (None: no limit)", low=0, low_open=True),
-    Option("threads", "int", None, "solver threads (None: the solver's default); at most the CPUs of this machine",
-           low=1, high=cpu_count()),
+    Option("threads", "int", None, "solver threads (None: the solver's default)", low=1, high=cpu_count(),
+           domain_text="an integer >= 1, at most the number of CPUs"),
     Option("verbose", "bool", False, "print solver logs"),
     Option("memory_limit_gb", "float", None,
            "refuse formulations whose estimated memory exceeds this many GiB (default: a fraction of the "
@@ -506,3 +512,50 @@ def _options_elsewhere(method: str) -> dict[str, list[str]]:
         for key in schema._by_name:
             out.setdefault(key, []).append(name)
     return out
+
+
+# ============================================================================ documentation
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_table(options: Iterable[Option]) -> list[str]:
+    lines = ["| option | type | default | domain | meaning |", "|---|---|---|---|---|"]
+    for o in options:
+        if o.default_by is not None:
+            key, pairs = o.default_by
+            default = ", ".join(f"{v}: `{d!r}`" for v, d in pairs)
+        else:
+            default = f"`{o.default!r}`"
+        notes = []
+        if o.aliases:
+            notes.append(f"alias `{'`, `'.join(o.aliases)}`")
+        if o.only:
+            notes.append(f"only with {o.applies_text()}")
+        if not o.used:
+            notes.append("no effect for this method")
+        doc = o.doc + (f" ({'; '.join(notes)})" if notes else "")
+        lines.append(f"| `{o.name}` | {o.type} | {_md(default)} | {_md(o.domain)} | {_md(doc)} |")
+    return lines
+
+
+def options_markdown(schemas: Mapping[str, OptionSchema]) -> str:
+    """The options of every method as Markdown tables (``mmot methods --markdown``; the docs page
+    ``docs/options.md`` is this output, and a test checks that it is up to date)."""
+    common = {o.name for o in COMMON}
+    out = ["## Options of every method", "",
+           "Run-level options; a method on which one has no effect says so below.", ""]
+    out += _md_table(COMMON)
+    for name, schema in schemas.items():
+        out += ["", f"## `{name}`", ""]
+        if schema.method != name:
+            out.append(f"Alias of `{schema.method}`.")
+            continue
+        out.append(schema.doc[:1].upper() + schema.doc[1:] + ".")
+        idle = [o.name for o in schema.options if o.name in common and not o.used]
+        if idle:
+            out += ["", f"No effect here: {', '.join(f'`{n}`' for n in idle)}."]
+        own = [o for o in schema.options if o.name not in common]
+        if own:
+            out += [""] + _md_table(own)
+    return "\n".join(out) + "\n"

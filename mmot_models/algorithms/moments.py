@@ -774,8 +774,10 @@ MCOT_OPTIONS = OptionSchema("mcot", common_options(
     Option("n_polish", "int", 2, "scipy polishes per pricing round", low=0, only=_when("colgen")),
     Option("n_add", "int", 60, "screened columns added per round", low=0, only=_when("colgen")),
     Option("descent_steps", "int", 40, "projected-gradient steps per start", low=0, only=_when("colgen")),
-    Option("tol", "float", 1e-7, "stop when the most negative reduced cost is above -tol times the cost scale",
-           low=0, low_open=True, only=_when("colgen")),
+    Option("tol", "float", None, "stopping tolerance: colgen stops when the most negative reduced cost is above "
+           "-tol times the cost scale; particles passes it to L-BFGS-B as ftol (relative objective decrease)",
+           low=0, low_open=True, only=_when("colgen", "particles"),
+           default_by=("solver", (("colgen", 1e-7), ("particles", 1e-10)))),
     Option("seed", "int", 0, "random seed", low=0, only=_when("colgen", "particles", "metropolis")),
     Option("n_particles", "int", None, "particles K (default: the Tchakaloff bound)", low=1,
            only=_when("particles")),
@@ -811,7 +813,7 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
     **options
         ``lp``: ``candidates``, ``refine``, ``grid``, ``max_columns``, ``time_limit``, ``threads``,
         ``verbose``, ``solver_options``; ``colgen``: ``max_iterations``, ``n_screen``, ``n_starts``,
-        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``seed``;
+        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``tol``, ``seed``;
         ``metropolis``: ``n_steps``, ``beta``, ``seed`` (declared in :data:`MCOT_OPTIONS`; an option
         of another solver, or an unknown one, is an error).
     """
@@ -827,6 +829,5 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         return mcot_lp(P, backend, source=source, **{k: v for k, v in opts.items() if k in allowed})
     if source is not None:
         raise MMOTInputError(f"solver={solver!r} works on MCOTProblem positions; for an MMOTProblem use solver='lp'")
-    opts.pop("tol", None) if solver != "colgen" else None
     fn = {"colgen": mcot_colgen, "particles": mcot_particles, "metropolis": mcot_metropolis}[solver]
     return fn(P, backend, **opts)
