@@ -95,7 +95,7 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pyomo-solver", default=None,
                    help="Pyomo solver name for --backend pyomo (default appsi_highs)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="solver threads (1 to the number of CPUs)")
     p.add_argument("--memory-limit-gb", type=float, default=None, help="refuse LPs estimated above this size")
     p.add_argument("--eps", type=float, default=None, help="entropic regularisation (method entropic)")
     p.add_argument("--k", type=int, default=None, help="k of the k-representability relaxation (method krep)")
@@ -105,7 +105,8 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--moments", default=None, metavar="SPEC",
                    help="test functions of method mcot/moments, e.g. hats:20, cells:n, relu:n, monomials:k")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra method option (value parsed as JSON when possible); repeatable")
+                   help="any option the method declares (see `mmot methods`); the value is parsed as JSON when "
+                        "possible, then checked against the method's schema; repeatable")
     p.add_argument("--verbose", action="store_true", help="show solver logs")
 
 
