@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mmot_models as mm
 from mmot_models.cli import main
@@ -140,6 +142,33 @@ def test_strings_from_the_command_line_are_coerced():
     assert c.coerce("scs", "m") == "SCS"
     with pytest.raises(MMOTInputError, match=r"option n of method m must be an integer >= 1, got 'abc'"):
         opt.coerce("abc", "m")
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6)),
+       as_text=st.booleans())
+def test_float_domain_agrees_with_its_definition(x, as_text):
+    """``(0, 2)`` open interval, finite: accepted exactly when 0 < x < 2 (also given as text)."""
+    opt = Option("overrelax", "float", 1.0, low=0, high=2, low_open=True, high_open=True)
+    value = repr(x) if as_text else x
+    inside = math.isfinite(x) and 0 < x < 2
+    if inside:
+        assert opt.coerce(value, "m") == float(x)
+    else:
+        with pytest.raises(MMOTInputError, match=r"must be a finite number in \(0, 2\)"):
+            opt.coerce(value, "m")
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(-10**9, 10**9), form=st.sampled_from(["int", "str", "float"]))
+def test_int_domain_agrees_with_its_definition(n, form):
+    opt = Option("max_iter", "int", 20000, low=1)
+    value = {"int": n, "str": str(n), "float": float(n)}[form]
+    if n >= 1:
+        assert opt.coerce(value, "m") == n
+    else:
+        with pytest.raises(MMOTInputError, match="must be an integer >= 1"):
+            opt.coerce(value, "m")
 
 
 def test_coerced_values_reach_the_method(problem):
