@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "EXTENSIONS", "emit_json", "write_json_atomic", "solution_exit_code", "EXIT_OK",
+__all__ = ["main", "EXTENSIONS", "emit_json", "methods_document", "OPTIONS_HELP", "write_json_atomic", "solution_exit_code", "EXIT_OK",
            "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CERTIFIED = 0, 2, 3
@@ -77,21 +77,36 @@ def solution_exit_code(sol) -> int:
     return EXIT_OK if sol.status.ok else EXIT_NOT_CERTIFIED
 
 
+#: Where the per-method options are listed (used in the help of the solving commands).
+OPTIONS_HELP = ("Each method declares its options (name, type, default, domain): list them with "
+                "`mmot methods` (or `mmot methods --json`); give any of them as --option KEY=VALUE. "
+                "Unknown, misspelt or out-of-domain options are an error (exit 2).")
+
+
+def _method_names() -> str:
+    from .solve import METHODS
+
+    return ", ".join(["auto", *METHODS])
+
+
 def _add_solver_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="auto", help="auto, primal, dual, symmetric, colgen, entropic, krep, sdp, "
-                   "meanfield, mcot (default: auto)")
+    p.add_argument("--method", default="auto", help=f"one of {_method_names()} (default: auto)")
     p.add_argument("--backend", default="highs", choices=["highs", "pyomo"], help="LP backend (default highs)")
-    p.add_argument("--pyomo-solver", default="appsi_highs", help="Pyomo solver name for --backend pyomo")
+    p.add_argument("--pyomo-solver", default=None,
+                   help="Pyomo solver name for --backend pyomo (default appsi_highs)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="solver threads (1 to the number of CPUs)")
     p.add_argument("--memory-limit-gb", type=float, default=None, help="refuse LPs estimated above this size")
     p.add_argument("--eps", type=float, default=None, help="entropic regularisation (method entropic)")
     p.add_argument("--k", type=int, default=None, help="k of the k-representability relaxation (method krep)")
-    p.add_argument("--tol", type=float, default=None, help="stopping tolerance (gap or marginal error)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="the method's stopping tolerance (colgen: relative gap; entropic: L1 marginal error; "
+                        "see `mmot methods`)")
     p.add_argument("--moments", default=None, metavar="SPEC",
                    help="test functions of method mcot/moments, e.g. hats:20, cells:n, relu:n, monomials:k")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra method option (value parsed as JSON when possible); repeatable")
+                   help="any option the method declares (see `mmot methods`); the value is parsed as JSON when "
+                        "possible, then checked against the method's schema; repeatable")
     p.add_argument("--verbose", action="store_true", help="show solver logs")
 
 
@@ -101,7 +116,7 @@ def _collect_options(args: argparse.Namespace) -> dict[str, Any]:
         v = getattr(args, name, None)
         if v is not None:
             opts[name] = v
-    if args.backend == "pyomo":
+    if getattr(args, "pyomo_solver", None) is not None:
         opts["pyomo_solver"] = args.pyomo_solver
     if args.verbose:
         opts["verbose"] = True
@@ -193,12 +208,63 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return solution_exit_code(sol)
 
 
-def _cmd_methods(args: argparse.Namespace) -> int:
-    from .solve import METHODS, available_methods
+def methods_document() -> dict[str, Any]:
+    """``{method: {"available", "doc", "options": [{name, type, default, domain, doc, ...}]}}`` for every
+    method of :data:`mmot_models.solve.METHODS` (what ``mmot methods --json`` prints)."""
+    from .errors import MethodNotAvailableError
+    from .solve import METHODS, method_schema
 
-    avail = set(available_methods())
+    out: dict[str, Any] = {}
     for name in METHODS:
-        print(f"{name:<16} {'available' if name in avail else 'not in this version'}")
+        try:
+            schema = method_schema(name)
+        except MethodNotAvailableError:
+            out[name] = {"available": False, "doc": "", "options": []}
+            continue
+        entry: dict[str, Any] = {"available": True, **schema.to_dict()}
+        if schema.method != name:
+            entry["alias_of"] = schema.method
+        out[name] = entry
+    return out
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from .options import options_markdown
+        from .solve import all_schemas
+
+        print(options_markdown(all_schemas()), end="")
+        return EXIT_OK
+    doc = methods_document()
+    if args.json:
+        emit_json(doc)
+        return EXIT_OK
+    from .options import COMMON, OptionSchema
+    from .solve import method_schema
+
+    common = {o.name for o in COMMON}
+    print("Options of every method (run-level):")
+    for line in OptionSchema("common", COMMON).describe("    "):
+        print(line)
+    print()
+    for name, entry in doc.items():
+        if not entry["available"]:
+            print(f"{name}: not in this version")
+            continue
+        if "alias_of" in entry:
+            print(f"{name}: alias of {entry['alias_of']}")
+            continue
+        schema = method_schema(name)
+        print(f"{name}: {entry['doc']}")
+        idle = [o.name for o in schema.options if o.name in common and not o.used]
+        if idle:
+            print(f"    (no effect here: {', '.join(idle)})")
+        own = OptionSchema(name, tuple(o for o in schema.options if o.name not in common))
+        for line in own.describe("    "):
+            print(line)
+        print()
+    print("Give options as solve(problem, method, **options) or `mmot solve --option KEY=VALUE`; "
+          "`mmot methods --json` lists every option of every method.")
     return EXIT_OK
 
 
@@ -207,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="mmot_models 0.1.0")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("solve", help="solve a problem file (.json or .npz)")
+    p = sub.add_parser("solve", help="solve a problem file (.json or .npz)", epilog=OPTIONS_HELP)
     p.add_argument("file")
     _add_solver_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -222,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("methods", help="list methods and whether they are available")
+    p = sub.add_parser("methods", help="list the methods and their options (name, type, default, domain)")
+    p.add_argument("--json", action="store_true", help="print one JSON document {method: {options: [...]}}")
+    p.add_argument("--markdown", action="store_true", help="print the options as Markdown tables (docs/options.md)")
     p.set_defaults(func=_cmd_methods)
 
     for name, target in EXTENSIONS.items():

@@ -1,8 +1,10 @@
 """One dispatch: problem + method -> formulation -> backend -> :class:`~mmot_models.Solution`.
 
 Methods are looked up in :data:`METHODS` (name -> ``"module:function"``); each entry is a
-function ``fn(problem, **options) -> Solution``.  Methods whose module is not installed in this
-version are listed but raise :class:`~mmot_models.errors.MethodNotAvailableError`.
+function ``fn(problem, **options) -> Solution`` that declares its options
+(:func:`mmot_models.options.declares`); :func:`solve` validates the options against the chosen
+method's :class:`~mmot_models.options.OptionSchema` before dispatch.  Methods whose module is not
+installed in this version are listed but raise :class:`~mmot_models.errors.MethodNotAvailableError`.
 """
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ import importlib
 from typing import Any, Callable
 
 from .errors import MethodNotAvailableError, MMOTInputError
+from .options import COMMON, OptionSchema, schema_of
 from .problem import MMOTProblem
 from .solution import Solution
 
-__all__ = ["solve", "METHODS", "available_methods", "choose_method"]
+__all__ = ["solve", "METHODS", "available_methods", "choose_method", "method_schema", "all_schemas"]
 
 #: Registry of methods.  Each value is ``"module:function"`` relative to the package.
 METHODS: dict[str, str] = {
@@ -63,6 +66,36 @@ def available_methods() -> list[str]:
     return out
 
 
+def method_schema(name: str) -> OptionSchema:
+    """The :class:`~mmot_models.options.OptionSchema` of method ``name`` (imports its module)."""
+    schema = schema_of(_load(name))
+    if schema is None:  # pragma: no cover - every registered method declares its options
+        raise MethodNotAvailableError(f"method {name!r} declares no options schema")
+    return schema
+
+
+def all_schemas() -> dict[str, OptionSchema]:
+    """``{method: schema}`` for every available method (aliases such as ``moments`` included)."""
+    out = {}
+    for name in available_methods():
+        out[name] = method_schema(name)
+    return out
+
+
+def _takers(schemas: dict[str, OptionSchema]) -> dict[str, list[str]]:
+    """Option name (or alias) -> the methods declaring it (aliases of methods skipped)."""
+    out: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        if name != schema.method:
+            continue
+        for key in schema.names + [a for o in schema.options for a in o.aliases]:
+            out.setdefault(key, []).append(name)
+    return out
+
+
+_COMMON_SCHEMA = OptionSchema("auto", COMMON)
+
+
 def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None, backend: str = "highs") -> str:
     """The method ``auto`` picks: the exact symmetric LP (or column generation when it is large)
     for symmetric problems, the full primal LP when it fits, otherwise the entropic solver.
@@ -101,9 +134,13 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
     backend : str
         ``"highs"`` (direct highspy, default) or ``"pyomo"`` for LP methods.
     **options
-        Common: ``time_limit`` (s), ``threads``, ``verbose``, ``memory_limit_gb``,
-        ``pyomo_solver`` (e.g. ``"glpk"``), ``solver_options`` (dict of backend options).
-        Method specific: ``eps`` (entropic), ``k`` (krep), ``tol`` ...
+        Declared per method (``mmot methods`` lists them, with types, defaults and domains; in
+        Python ``method_schema(name)``).  Common to all methods: ``time_limit`` (s), ``threads``,
+        ``verbose``, ``memory_limit_gb`` (or ``memory_limit_bytes``); LP methods also take
+        ``pyomo_solver`` (backend pyomo) and ``solver_options`` (dict of backend options).
+        Unknown or misspelt names, values outside their domain and options of another method
+        raise :class:`~mmot_models.errors.MMOTInputError` before anything is built.  With
+        ``method="auto"`` the options are checked against the method it chooses.
 
     Returns
     -------
@@ -116,19 +153,23 @@ def solve(problem: MMOTProblem, method: str = "auto", backend: str = "highs", **
         method = "mcot"
     elif not isinstance(problem, MMOTProblem):
         raise MMOTInputError(f"solve expects an MMOTProblem or MCOTProblem, got {type(problem).__name__}")
-    mem = options.pop("memory_limit_gb", None)
-    if mem is not None:
-        options["memory_limit_bytes"] = int(float(mem) * 2**30)
-    if method == "auto":
-        method = choose_method(problem, options.get("memory_limit_bytes"), backend)
+    context = {"backend": backend}
+    chosen_by_auto = method == "auto"
+    if chosen_by_auto:
+        schemas = all_schemas()
+        takers = _takers(schemas)
+        unknown = [k for k in options if k not in takers]
+        if unknown:
+            from .options import suggest
+            raise MMOTInputError(f"unknown option {unknown[0]!r}: no method takes it;{suggest(unknown[0], takers)} "
+                                 f"common options: {', '.join(o.name for o in COMMON)}; `mmot methods` lists the "
+                                 "options of each method")
+        common = _COMMON_SCHEMA.validate({k: v for k, v in options.items() if k in _COMMON_SCHEMA}, context=context)
+        method = choose_method(problem, common.get("memory_limit_bytes"), backend)
     fn = _load(method)
-    try:
-        return fn(problem, backend=backend, **options)
-    except TypeError as exc:
-        # an option the method does not take: a call-site error, reported as bad input
-        msg = str(exc)
-        if "unexpected keyword argument" in msg:
-            name = msg.rsplit("argument", 1)[-1].strip().strip("'\"")
-            raise MMOTInputError(f"method {method!r} does not take the option {name!r}; "
-                                 f"see help(mmot_models.solve) and the method's docstring") from None
-        raise
+    schema = schema_of(fn)
+    if schema is None:  # pragma: no cover - every registered method declares its options
+        raise MethodNotAvailableError(f"method {method!r} declares no options schema")
+    kwargs = schema.validate(options, context=context, chosen_by_auto=chosen_by_auto,
+                             others=_takers(all_schemas()) if chosen_by_auto else None)
+    return fn(problem, backend=backend, **kwargs)

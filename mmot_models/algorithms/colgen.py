@@ -38,12 +38,14 @@ from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.multisets import multiset_count, occupation_matrix
 from ..formulations.standard_lp import StandardLP
 from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
+from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
+from .symmetric import EXPAND_OPTION
 
-__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX"]
+__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
 
 #: Default relative gap ``(U - L) / max(1, |U|)`` at which the run is certified optimal.
 DEFAULT_TOL = 1e-9
@@ -55,6 +57,32 @@ NARY_ENUMERATE_MAX = 200_000_000
 MAX_NODE_BUDGET = 1e12
 #: HiGHS tolerances of the master (tight, so that duals certify to ~1e-10).
 _MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+def _colgen_schema() -> OptionSchema:
+    return OptionSchema("colgen", common_options(
+        unused=("memory_limit_gb", "memory_limit_bytes"), why="the master LP grows with the columns it needs",
+        time_limit="wall-clock limit in seconds for the whole run (checked between rounds)",
+        threads="threads of the HiGHS master") + (
+        Option("solver_options", "dict", None, "HiGHS options of the master LP (unknown names or bad values are "
+               "an error); added to the tight feasibility tolerances the certificate needs"),
+        Option("tol", "float", DEFAULT_TOL, "certified relative gap: stop as optimal when "
+               "U - L <= tol * max(1, |U|)", low=0, low_open=True),
+        Option("max_rounds", "int", 1000, "round limit (status iteration_limit when hit)", low=1),
+        Option("columns_per_round", "int", None, "most negative columns added per round (default max(2 l, 100))",
+               low=1),
+        Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound, or 'heuristic' "
+               "(local search; certifies only through a final exact check when certify)",
+               choices=("auto", "enumerate", "bnb", "heuristic")),
+        Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
+               "rounds (default 1 for N <= 6, else 10)", low=1),
+        Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
+               "pricing call (default 2e9 for N <= 8, else 2e7)", low=0, low_open=True),
+        Option("certify", "bool", True, "with pricing='heuristic': one exact/bounded pricing when the "
+               "heuristic stalls"),
+        Option("seed", "int", 0, "seed of the heuristic's random restarts", low=0),
+        EXPAND_OPTION,
+    ), doc="column generation for the symmetric multiset LP (HiGHS, warm-started), certified gap")
 
 
 def initial_columns(problem: MMOTProblem) -> np.ndarray:
@@ -83,12 +111,16 @@ def _key(ms: np.ndarray) -> np.ndarray:
     return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
 
 
+#: Options of ``method="colgen"`` (``tol`` here is the certified relative gap).
+COLGEN_OPTIONS = _colgen_schema()
+
+
+@declares(COLGEN_OPTIONS)
 def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = DEFAULT_TOL,
                  time_limit: float | None = None, max_rounds: int = 1000, columns_per_round: int | None = None,
                  pricing: str = "auto", exact_every: int | None = None, node_budget: float | None = None,
                  certify: bool = True, seed: int = 0, expand: str | bool | None = "auto",
-                 threads: int | None = None, verbose: bool = False, solver_options: dict | None = None,
-                 **ignored: Any) -> Solution:
+                 threads: int | None = None, verbose: bool = False, solver_options: dict | None = None) -> Solution:
     """Column generation for the symmetric multiset LP with a certified gap.
 
     Parameters

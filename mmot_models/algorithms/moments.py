@@ -52,12 +52,13 @@ from ..formulations.moments import ATOM_TOL, MomentLP
 from ..formulations.multisets import multiset_count, multisets
 from ..formulations.standard_lp import StandardLP
 from ..moment_functions import Cells, Hats1D, MCOTProblem, config_cost
+from ..options import LP_BACKEND_OPTIONS, Option, OptionSchema, common_options, declares
 from ..problem import Marginal, MMOTProblem
 from ..solution import Bound, Solution, Status, marginal_errors
 from .lp import solve_standard_lp
 
 __all__ = ["solve_mcot", "candidate_sites", "mcot_lp", "mcot_colgen", "mcot_particles", "mcot_metropolis",
-           "PenalisedObjective",
+           "PenalisedObjective", "MCOT_OPTIONS",
            "SOLVERS", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID", "MAX_COLUMNS"]
 
 SOLVERS = ("lp", "colgen", "particles", "metropolis")
@@ -734,6 +735,68 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
 
 
 # =========================================================================== entry point
+def _when(*solvers: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (("solver", solvers),)
+
+
+#: Options of ``method="mcot"`` (alias ``"moments"``).  ``solver`` picks the MCOT algorithm; options of
+#: one algorithm given with another are an error.
+MCOT_OPTIONS = OptionSchema("mcot", common_options(
+    time_limit="wall-clock limit in seconds (all solvers)",
+    threads="HiGHS threads (solver lp, colgen; no effect for particles, metropolis)",
+    verbose="solver logs (solver lp, colgen)",
+    memory_limit_gb="refuse candidate LPs estimated above this many GiB (solver lp)") + (
+    Option("solver", "choice", "lp", "MCOT algorithm: LP over candidate sites, column generation over continuous "
+           "positions, penalised particles (estimate) or Metropolis-Hastings on cells (estimate)", choices=SOLVERS),
+    Option("moments", "object", None, "test functions when the problem is a discrete MMOTProblem: a spec such "
+           "as 'hats:20', 'cells:n', 'relu:n', 'monomials:k', a TestFamily, or one per marginal (default "
+           "'hats:<n_functions>')", aliases=("families",), domain_text="a spec string, a TestFamily or a list"),
+    Option("n_functions", "int", 10, "test functions of the default family for a discrete MMOTProblem", low=1),
+    Option("symmetric", "bool", None, "averaged (symmetric) moment constraint for a discrete MMOTProblem "
+           "(default: when the problem is symmetric)"),
+    Option("candidates", "object", None, "candidate sites per marginal (one array for all, or a list); default "
+           "the marginal's points or a grid refining the family's mesh", only=_when("lp"),
+           domain_text="an array of sites or a list of them"),
+    Option("refine", "int", None, "sub-intervals of each mesh interval in the candidate grid of a density",
+           low=1, only=_when("lp", "colgen"), default_by=("solver", (("lp", DEFAULT_REFINE), ("colgen", 1)))),
+    Option("grid", "int", None, "equispaced candidate points per axis instead of the refined mesh", low=1,
+           only=_when("lp", "colgen")),
+    Option("max_columns", "int", MAX_COLUMNS, "largest candidate LP built (columns)", low=1,
+           only=_when("lp", "colgen")),
+    Option("pyomo_solver", "str", "appsi_highs", LP_BACKEND_OPTIONS[0].doc,
+           only=(("backend", ("pyomo",)), ("solver", ("lp",)))),
+    Option("solver_options", "dict", None, "options of the candidate LP's solver (HiGHS names, checked; default "
+           "primal simplex) or of the Pyomo solver", only=_when("lp")),
+    Option("max_iterations", "int", None, "column-generation rounds (colgen) or L-BFGS-B iterations (particles)",
+           low=1, only=_when("colgen", "particles"), default_by=("solver", (("colgen", 60), ("particles", 1000)))),
+    Option("n_screen", "int", 4000, "random positions screened per pricing round", low=1, only=_when("colgen")),
+    Option("n_starts", "int", 24, "descent starts per pricing round", low=1, only=_when("colgen")),
+    Option("n_polish", "int", 2, "scipy polishes per pricing round", low=0, only=_when("colgen")),
+    Option("n_add", "int", 60, "screened columns added per round", low=0, only=_when("colgen")),
+    Option("descent_steps", "int", 40, "projected-gradient steps per start", low=0, only=_when("colgen")),
+    Option("tol", "float", None, "stopping tolerance: colgen stops when the most negative reduced cost is above "
+           "-tol times the cost scale; particles passes it to L-BFGS-B as ftol (relative objective decrease)",
+           low=0, low_open=True, only=_when("colgen", "particles"),
+           default_by=("solver", (("colgen", 1e-7), ("particles", 1e-10)))),
+    Option("seed", "int", 0, "random seed", low=0, only=_when("colgen", "particles", "metropolis")),
+    Option("n_particles", "int", None, "particles K (default: the Tchakaloff bound)", low=1,
+           only=_when("particles")),
+    Option("penalty", "float", 100.0, "weight 1/eta of the squared moment residual", low=0, low_open=True,
+           only=_when("particles")),
+    Option("init", "object", None, "initial positions, shape (K, N, d)", only=_when("particles"),
+           domain_text="an array of shape (K, N, d)"),
+    Option("polish", "bool", True, "re-optimise the weights by the exact MCOT LP on the final positions",
+           only=_when("particles")),
+    Option("n_cells_state", "int", None, "cell pairs in the state (default min(nx ny, 3 max(nx, ny) + 2))",
+           low=1, only=_when("metropolis")),
+    Option("beta", "float", 1e-4, "temperature of the acceptance rule", low=0, low_open=True,
+           only=_when("metropolis")),
+    Option("n_steps", "int", 2000, "Metropolis steps", low=1, only=_when("metropolis")),
+), doc="moment-constrained OT (MCOT): a lower bound of the OT value (LP, column generation, particles, "
+       "Metropolis)")
+
+
+@declares(MCOT_OPTIONS)
 def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, solver: str = "lp",
                **options: Any) -> Solution:
     """Moment-constrained OT: method ``"mcot"`` of :func:`mmot_models.solve` (a LOWER bound).
@@ -750,8 +813,9 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
     **options
         ``lp``: ``candidates``, ``refine``, ``grid``, ``max_columns``, ``time_limit``, ``threads``,
         ``verbose``, ``solver_options``; ``colgen``: ``max_iterations``, ``n_screen``, ``n_starts``,
-        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``seed``;
-        ``metropolis``: ``n_steps``, ``beta``, ``seed``.  Unknown common options are ignored.
+        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``tol``, ``seed``;
+        ``metropolis``: ``n_steps``, ``beta``, ``seed`` (declared in :data:`MCOT_OPTIONS`; an option
+        of another solver, or an unknown one, is an error).
     """
     opts = dict(options)
     P, source = _source(problem, opts)
@@ -765,6 +829,5 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         return mcot_lp(P, backend, source=source, **{k: v for k, v in opts.items() if k in allowed})
     if source is not None:
         raise MMOTInputError(f"solver={solver!r} works on MCOTProblem positions; for an MMOTProblem use solver='lp'")
-    opts.pop("tol", None) if solver != "colgen" else None
     fn = {"colgen": mcot_colgen, "particles": mcot_particles, "metropolis": mcot_metropolis}[solver]
     return fn(P, backend, **opts)

@@ -27,12 +27,14 @@ from ..errors import MMOTInputError
 from ..formulations.krep import KRepresentability, bipartition_rhs
 from ..formulations.sdp import SDPRelaxation, moment_matrix, sdp_lower_bound
 from ..formulations.standard_lp import LPResult, StandardLP
+from ..options import LP_BACKEND_OPTIONS, Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status, certify_status, symmetrize_plan
 from .lp import CERT_REL_TOL, MARGINAL_TOL, solve_standard_lp
 
 __all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound", "KREP_BACKENDS",
-           "SDP_CERT_REL_TOL", "MAX_SYMMETRIZED_ROWS"]
+           "SDP_CERT_REL_TOL", "MAX_SYMMETRIZED_ROWS", "KREP_OPTIONS", "SDP_OPTIONS", "MEANFIELD_OPTIONS",
+           "VARIANCE_OPTIONS"]
 
 KREP_BACKENDS = ("highs", "pyomo", "cvxpy")
 #: Relative gap (solver value vs. certified dual bound) below which the SDP counts as solved.
@@ -50,9 +52,57 @@ EXACT_SEPARATION_MAX_L = 18
 SEPARATION_STARTS = 64
 
 
-def _ignore(options: dict[str, Any], *names: str) -> None:
-    for n in names:
-        options.pop(n, None)
+def _cuts(value: Any) -> bool | int:
+    """``cuts``: a bool, or the order K >= 3 of the bipartition inequality."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            return low == "true"
+        value = float(low)
+    if isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value) and value == int(value) \
+            and int(value) >= 3:
+        return int(value)
+    raise ValueError(value)
+
+
+_CVXPY_SOLVER_CHOICES = ("CLARABEL", "SCS")
+_NO_LP = "closed form, no solver runs"
+
+#: Options of ``method="krep"`` (``solver``/``tol`` configure the cvxpy backend only).
+KREP_OPTIONS = OptionSchema("krep", common_options() + (
+    LP_BACKEND_OPTIONS[0],
+    Option("solver_options", "dict", None, LP_BACKEND_OPTIONS[1].doc, only=(("backend", ("highs", "pyomo")),)),
+    Option("k", "int", None, "bodies of the representing plan (default 2): lower bound for k < N, exact for "
+           "k = N, upper bound for k > N", low=2),
+    Option("cuts", "object", False, "bipartition cuts by a cutting-plane loop: True (order K = N) or an order "
+           "K with 3 <= K <= N; only for k < N", check=_cuts, domain_text="true, false or an integer K >= 3"),
+    Option("solver", "choice", "CLARABEL", "cvxpy solver of the LP (backend cvxpy)", choices=_CVXPY_SOLVER_CHOICES,
+           upper=True, only=(("backend", ("cvxpy",)),)),
+    Option("tol", "float", None, f"cvxpy solver tolerance (backend cvxpy; default {CVXPY_LP_TOL:g})", low=0,
+           low_open=True, only=(("backend", ("cvxpy",)),)),
+), doc="k-representability relaxation V_k (LP on highs, pyomo or cvxpy), certified bracket of V_k")
+
+#: Options of ``method="sdp"`` (``solver``/``tol``/``solver_options`` are cvxpy's).
+SDP_OPTIONS = OptionSchema("sdp", common_options(
+    unused=("threads", "memory_limit_gb", "memory_limit_bytes"), why="the cvxpy solvers run single-threaded "
+    "here and the SDP is not size-checked") + (
+    Option("solver", "choice", "CLARABEL", "cvxpy conic solver", choices=_CVXPY_SOLVER_CHOICES, upper=True),
+    Option("tol", "float", None, "cvxpy solver tolerance (default: the solver's own)", low=0, low_open=True),
+    Option("solver_options", "dict", None, "keyword options passed to the cvxpy solver"),
+    Option("psd", "bool", True, "include the PSD occupation-moment block (False: the k = 2 LP)"),
+    Option("occupation_bounds", "bool", False, "add the n_s in {0, 1} inequalities valid under an infinite "
+           "diagonal (Coulomb; often much tighter)"),
+), doc="semidefinite relaxation on cvxpy: certified lower bound")
+
+#: Options of ``method="meanfield"`` (closed form: the run-level options have no effect).
+MEANFIELD_OPTIONS = OptionSchema("meanfield", common_options(
+    unused=("time_limit", "threads", "verbose", "memory_limit_gb", "memory_limit_bytes"), why=_NO_LP),
+    doc="mean-field (product plan) value: an upper bound")
+#: Options of ``method="variance"``.
+VARIANCE_OPTIONS = MEANFIELD_OPTIONS.with_options(method="variance",
+                                                  doc="variance lower bound (Coulomb cost, equal marginals)")
 
 
 def _solve_lp(lp: StandardLP, backend: str, options: dict[str, Any]) -> LPResult:
@@ -106,8 +156,12 @@ def _separate(P: np.ndarray, rhs: float, n_cuts: int, rng: np.random.Generator) 
     return S[viol], float(vals.min()), how
 
 
+@declares(KREP_OPTIONS)
 def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = None,
-               cuts: bool | int = False, **options: Any) -> Solution:
+               cuts: bool | int = False, time_limit: float | None = None, threads: int | None = None,
+               verbose: bool = False, memory_limit_bytes: int | None = None, pyomo_solver: str = "appsi_highs",
+               solver_options: dict[str, Any] | None = None, solver: str = "CLARABEL",
+               tol: float | None = None) -> Solution:
     """k-representability relaxation ``V_k`` (see :mod:`mmot_models.formulations.krep`).
 
     Parameters
@@ -121,9 +175,9 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         Add bipartition cuts ``s^T P s >= ((K mod 2) - K)/(K(K-1))`` by a cutting-plane loop.
         ``True`` uses ``K = N`` (the strongest valid order); an int ``K`` (``3 <= K <= N``) the order-K
         inequality (``K = 3``: the slides' bipartition inequality).  Only for ``k < N`` (lower bounds).
-    **options
-        ``time_limit``, ``threads``, ``verbose``, ``memory_limit_bytes``, ``pyomo_solver``,
-        ``solver_options``; ``solver``/``tol`` for the cvxpy backend.
+    time_limit, threads, verbose, memory_limit_bytes, pyomo_solver, solver_options
+        As in :func:`~mmot_models.algorithms.lp.run_lp`; ``solver``/``tol`` for the cvxpy backend
+        (all declared in :data:`KREP_OPTIONS`).
 
     Returns
     -------
@@ -133,7 +187,9 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         ``pair_density`` (array) and the multiset plan (``multisets``, ``multiset_weights``).
     """
     t0 = time.perf_counter()
-    _ignore(options, "eps")
+    options: dict[str, Any] = {"time_limit": time_limit, "threads": threads, "verbose": verbose,
+                               "memory_limit_bytes": memory_limit_bytes, "pyomo_solver": pyomo_solver,
+                               "solver_options": solver_options, "solver": solver, "tol": tol}
     k = 2 if k is None else k
     if int(k) != k:
         raise MMOTInputError(f"k must be an integer, got {k!r}")
@@ -254,9 +310,11 @@ def _sdp_primal_ok(info: dict[str, Any]) -> bool:
             and info.get("psd_min_eigenvalue", 0.0) >= -SDP_PRIMAL_TOL)
 
 
+@declares(SDP_OPTIONS)
 def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CLARABEL",
               tol: float | None = None, time_limit: float | None = None, verbose: bool = False,
-              **options: Any) -> Solution:
+              psd: bool = True, occupation_bounds: bool = False,
+              solver_options: dict[str, Any] | None = None) -> Solution:
     """Semidefinite relaxation (see :mod:`mmot_models.formulations.sdp`): a lower bound, solved
     through cvxpy with ``solver`` ``"CLARABEL"`` (default) or ``"SCS"``.
 
@@ -269,15 +327,14 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     """
     from ..backends import cvxpy as cvx
 
-    _ignore(options, "threads", "memory_limit_bytes", "pyomo_solver", "eps", "k")
     if backend not in ("cvxpy", "highs"):
         raise MMOTInputError(f"the SDP relaxation runs on cvxpy (solver CLARABEL or SCS), not backend {backend!r}")
     t0 = time.perf_counter()
-    psd = bool(options.pop("psd", True))
-    occ = bool(options.pop("occupation_bounds", False))
+    psd = bool(psd)
+    occ = bool(occupation_bounds)
     model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem)
     r = cvx.solve_problem(model.problem, solver, time_limit=time_limit, tol=tol, verbose=verbose,
-                          options=options.pop("solver_options", None))
+                          options=solver_options)
     info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
                             "occupation_bounds": occ}
     lower = -math.inf
@@ -317,7 +374,8 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
                     problem=problem)
 
 
-def solve_meanfield(problem: MMOTProblem, backend: str = "highs", **options: Any) -> Solution:
+@declares(MEANFIELD_OPTIONS)
+def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
     """Mean-field (product plan) value ``sum_{i<j} <mu_i, C mu_j>``: an upper bound.
 
     The product plan is feasible, so the value is a certified upper bound; it is ``+inf`` under a cost
@@ -340,7 +398,8 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs", **options: Any
                     wall_time_s=time.perf_counter() - t0, message=message, info=info, problem=problem)
 
 
-def solve_variance_bound(problem: MMOTProblem, backend: str = "highs", **options: Any) -> Solution:
+@declares(VARIANCE_OPTIONS)
+def solve_variance_bound(problem: MMOTProblem, backend: str = "highs") -> Solution:
     """Variance lower bound ``N(N-1)/2 * sqrt((N-1)/(2N Var mu))`` for the Coulomb cost
     (:func:`mmot_models.physics.reference.variance_lower_bound`)."""
     from ..physics.reference import variance_lower_bound

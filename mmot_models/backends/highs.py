@@ -52,8 +52,28 @@ def make_highs(*, time_limit: float | None = None, threads: int | None = None, v
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     for key, val in (options or {}).items():
-        h.setOptionValue(key, val)
+        _set_checked(h, key, val)
     return h
+
+
+def _set_checked(h: Any, key: str, val: Any) -> None:
+    """``h.setOptionValue(key, val)``; an unknown name or a bad value is an :class:`MMOTInputError`."""
+    hp = _highspy()
+    if isinstance(val, (np.generic,)):
+        val = val.item()
+    if h.setOptionValue(key, val) == hp.HighsStatus.kOk:
+        return
+    from ..errors import MMOTInputError
+    from ..options import suggest
+
+    known = h.getOptionType(key)[0] == hp.HighsStatus.kOk if isinstance(key, str) else False
+    if not known:
+        names = [n for n in dir(h.getOptions()) if not n.startswith("_")]
+        raise MMOTInputError(f"unknown HiGHS option {key!r} in solver_options;{suggest(str(key), names)} "
+                             "see the HiGHS documentation for option names")
+    kind = str(h.getOptionType(key)[1]).rsplit(".", 1)[-1].removeprefix("k").lower()
+    raise MMOTInputError(f"HiGHS option {key!r} in solver_options does not accept {val!r} (a {kind} option; "
+                         "see its allowed values in the HiGHS documentation)")
 
 
 def _to_highs_lp(lp: StandardLP):

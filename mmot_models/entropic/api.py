@@ -41,17 +41,61 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import MMOTInputError
+from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status, marginal_errors
 from .kernels import PairEngine, TensorEngine, full_cost_tensor
 from .plan import ctransform_lower_bound, extract_plan, rounded_upper_bound
 from .sinkhorn import SinkhornOptions, run_sinkhorn
 
-__all__ = ["solve_entropic", "default_eps", "cost_scale"]
+__all__ = ["solve_entropic", "default_eps", "cost_scale", "ENTROPIC_OPTIONS"]
 
 #: Default regularisation relative to the cost scale (see :func:`default_eps`).
 DEFAULT_EPS_RELATIVE = 0.01
-_IGNORED = {"threads", "memory_limit_bytes", "pyomo_solver", "solver_options", "k"}
+
+#: Options of ``method="entropic"`` (``tol`` here is the L1 marginal error, ``solver`` the inner solver).
+ENTROPIC_OPTIONS = OptionSchema("entropic", common_options(
+    unused=("threads", "memory_limit_gb", "memory_limit_bytes"),
+    why="numpy solver; its dense/sparse choice follows dense_limit_bytes",
+    time_limit="wall-clock limit in seconds (status time_limit when hit)",
+    verbose="progress bar and stage log") + (
+    Option("eps", "float", None, "regularisation in cost units (default 1% of the cost spread)", low=0, low_open=True),
+    Option("tol", "float", 1e-6, "stop when every marginal of the plan has L1 error <= tol at the target eps",
+           low=0, low_open=True),
+    Option("max_iter", "int", 20000, "limit on Sinkhorn sweeps, all eps stages together", low=1),
+    Option("symmetric", "bool", None, "single-potential variant (default: equal marginals on a dense engine)"),
+    Option("multiscale", "bool", None, "coarse-to-fine sparse solver (default: when the dense kernels exceed "
+           "dense_limit_bytes)"),
+    Option("eps_start", "float", None, "first eps of the eps-scaling (default: the cost spread)", low=0,
+           low_open=True),
+    Option("eps_factor", "float", 0.5, "eps-scaling factor between stages", low=0, high=1, low_open=True,
+           high_open=True),
+    Option("stage_tol", "float", 1e-3, "L1 marginal error at which intermediate eps stages stop", low=0,
+           low_open=True),
+    Option("absorb_threshold", "float", 50.0, "absorb the scalings into the kernels when max |log b| exceeds this",
+           low=0, low_open=True),
+    Option("damping", "float", None, "update damping of the symmetric variant (default 1/N)", low=0,
+           low_open=True),
+    Option("overrelax", "float", 1.0, "over-relaxation omega of the general variant (1 = plain Sinkhorn)",
+           low=0, high=2, low_open=True, high_open=True),
+    Option("solver", "choice", "auto", "inner solver on the sparse multiscale levels: Sinkhorn sweeps or damped "
+           "Newton ('auto': Newton for N = 3 multiscale); dense engines always use Sinkhorn",
+           choices=("auto", "sinkhorn", "newton")),
+    Option("plan", "bool", True, "return the sparse plan"),
+    Option("plan_truncate_mass", "float", None, "mass the returned plan may drop (default min(1e-9, tol/10))",
+           low=0),
+    Option("max_plan_entries", "int", 5_000_000, "most entries of the returned plan", low=1),
+    Option("upper_bound", "bool", True, "compute the rounded-plan certified upper bound"),
+    Option("lower_bound_max_entries", "float", 2e8, "compute the c-transform lower bound when prod l_i is at "
+           "most this", low=0),
+    Option("max_tensor_entries", "float", 2e7, "size limit of the full-tensor fallback (N >= 4, N-ary costs)",
+           low=0, low_open=True),
+    Option("dense_limit_bytes", "float", None, "dense kernels above this go multiscale (default min(4 GiB, 30% "
+           "of the available memory))", low=0, low_open=True),
+    Option("multiscale_options", "dict", None, "keyword options of the multiscale solver "
+           "(mmot_models.entropic.multiscale.solve_multiscale)"),
+    Option("progress", "bool", None, "progress bar (default: on a terminal after 5 s)"),
+), doc="entropic multi-marginal Sinkhorn (numpy): estimate with certified bounds")
 
 
 def cost_scale(problem: MMOTProblem, sample: int = 400, seed: int = 0) -> float:
@@ -125,6 +169,7 @@ def _comotion(P, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> 
     return out
 
 
+@declares(ENTROPIC_OPTIONS)
 def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float | None = None, tol: float = 1e-6,
                    max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
                    multiscale: bool | None = None, eps_start: float | None = None, eps_factor: float = 0.5,
@@ -133,8 +178,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                    plan: bool = True, plan_truncate_mass: float | None = None, max_plan_entries: int = 5_000_000,
                    upper_bound: bool = True, lower_bound_max_entries: float = 2e8,
                    max_tensor_entries: float = 2e7, dense_limit_bytes: float | None = None,
-                   multiscale_options: dict | None = None, verbose: bool = False, progress: bool | None = None,
-                   **ignored: Any) -> Solution:
+                   multiscale_options: dict | None = None, verbose: bool = False,
+                   progress: bool | None = None) -> Solution:
     """Entropic multi-marginal optimal transport (see the module docstring).
 
     Parameters
@@ -180,9 +225,6 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         Progress bar (tqdm); by default a bar appears on a terminal after 5 s.
     """
     t0 = time.perf_counter()
-    unknown = set(ignored) - _IGNORED - {"verbose"}
-    if unknown:
-        raise MMOTInputError(f"unknown option(s) for method 'entropic': {', '.join(sorted(unknown))}")
     if not isinstance(problem, MMOTProblem):
         raise MMOTInputError(f"solve_entropic expects an MMOTProblem, got {type(problem).__name__}")
     eps = default_eps(problem) if eps is None else float(eps)
