@@ -117,12 +117,16 @@ def _stdout_reserved(json_mode: bool):
             os.close(saved)
         saved = None
     old_stdout, old_channel = sys.stdout, _CHANNEL
-    if saved is not None and not json_mode and _is_process_stdout(old_stdout):
+    on_fd1 = saved is not None and _is_process_stdout(old_stdout)
+    if on_fd1 and not json_mode:
         # the package's own human output still goes to the original stdout
         human_stdout = io.TextIOWrapper(io.FileIO(os.dup(saved), "w"), encoding=old_stdout.encoding,
                                         errors=old_stdout.errors, line_buffering=True)
         sys.stdout = human_stdout
-    elif json_mode:
+    elif json_mode and not on_fd1:
+        # sys.stdout is not fd 1 (a test's capture, a notebook): Python-level writes go to stderr.
+        # (On fd 1 it already writes to stderr; making it the stderr object itself would confuse
+        # Pyomo's fd-level output capture, which then deadlocks.)
         sys.stdout = sys.stderr
     _CHANNEL = channel if json_mode else None
     try:
