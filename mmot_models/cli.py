@@ -394,4 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m mmot_models.cli``: run the imported module's main, so that subcommands of other
+    # modules (which import ``mmot_models.cli``) share its JSON channel with this entry point
+    from mmot_models.cli import main as _package_main
+
+    sys.exit(_package_main())
