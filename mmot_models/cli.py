@@ -375,12 +375,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     json_mode = bool(getattr(args, "json", False))
+    env_backend = os.environ.get("MPLBACKEND")
     _headless_matplotlib()
     try:
         with _stdout_reserved(json_mode) as channel:
             code = int(args.func(args))
-        for text in channel.documents:
-            print(text, flush=True)
+        try:
+            for text in channel.documents:
+                print(text, flush=True)
+        except BrokenPipeError:  # `mmot ... --json | head`: the reader left; no traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
         return code
     except MMOTInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -391,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if env_backend is None:  # the choice was for this command only (matplotlib has read it)
+            os.environ.pop("MPLBACKEND", None)
 
 
 if __name__ == "__main__":  # pragma: no cover
