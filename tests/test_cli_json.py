@@ -114,7 +114,7 @@ def default_batch(tmp_path_factory):
     return by_argv, list(zip([w for w, _ in docs], results[len(cmds) - len(docs):]))
 
 
-def _check_matrix(by_argv: dict, files) -> None:
+def _check_matrix(by_argv: dict, files) -> dict[str, float]:
     exact_primal: dict[str, float] = {}
     by_file: dict[str, dict[str, dict]] = {}
     for argv in _matrix_commands(files):
@@ -148,11 +148,27 @@ def _check_matrix(by_argv: dict, files) -> None:
                 assert abs(out["value"] - ref) < VALUE_TOL * max(1.0, abs(ref)), (rel, method)
             elif side is not None:
                 assert side * (out["value"] - ref) >= -VALUE_TOL, (rel, method)
+    return exact_primal
+
+
+def _pot_value(path: Path) -> float:
+    """N = 2 reference from POT's network simplex (an independent solver)."""
+    ot = pytest.importorskip("ot")
+    p = mm.load_problem(path)
+    a, b = p.marginals
+    M = p.pair_matrix(0, 1)
+    big = 1e6 * float(np.max(M[np.isfinite(M)]))  # coincident sites (Coulomb): never worth using
+    value = float(ot.emd2(a.weights, b.weights, np.where(np.isfinite(M), M, big)))
+    assert value < 1e-3 * big  # the optimum avoids them
+    return value
 
 
 def test_every_shipped_problem_and_method_gives_json_or_one_error_line(default_batch):
     by_argv, _ = default_batch
-    _check_matrix(by_argv, sorted(PROBLEMS.glob("*.json")))
+    primal = _check_matrix(by_argv, sorted(PROBLEMS.glob("*.json")))
+    for stem in ("unequal_n2", "grid2d_n2"):
+        ref = _pot_value(PROBLEMS / f"{stem}.json")
+        assert abs(primal[f"examples/problems/{stem}.json"] - ref) < VALUE_TOL * max(1.0, ref), stem
     methods = by_argv[tuple(EXTRA[0])]
     assert methods["code"] == 0
     assert [d["name"] for d in _one_json_document(methods["stdout"])] == list(METHODS)
@@ -195,10 +211,20 @@ def test_slow_doc_commands_run_as_written(tmp_path):
 
 
 @pytest.mark.slow
-def test_npz_problems_every_method(tmp_path):
+def test_npz_problems_every_method_and_compare(tmp_path):
     files = sorted(PROBLEMS.glob("*.npz"))
-    results = run_batch(_matrix_commands(files), cwd=_workdir(tmp_path))
-    _check_matrix({tuple(r["argv"]): r for r in results}, files)
+    compare = [["compare", str(f.relative_to(ROOT)), "--json"] for f in files]
+    results = run_batch(_matrix_commands(files) + compare, cwd=_workdir(tmp_path))
+    by_argv = {tuple(r["argv"]): r for r in results}
+    primal = _check_matrix(by_argv, files)
+    for argv in compare:
+        r = by_argv[tuple(argv)]
+        assert r["code"] in (0, 3) and "Traceback" not in r["stderr"], (argv, r["stderr"][-2000:])
+        rows = _one_json_document(r["stdout"])
+        ref = primal[argv[1]]
+        for row in rows:  # every row that claims the exact value agrees with the primal LP
+            if row["status"] == "optimal" and row["bound"] == "exact":
+                assert abs(row["value"] - ref) < VALUE_TOL * max(1.0, ref), (argv, row["method"])
 
 
 def test_shipped_problems_match_their_generator():
