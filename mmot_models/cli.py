@@ -314,8 +314,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def demo_heading(sol) -> str:
     """What the demo's number is, worded from the solution's status and bound direction."""
-    from .solution import Bound
+    from .solution import Bound, Status
 
+    if sol.status == Status.NO_BOUND:
+        return f"no finite bound from method {sol.method!r} for the SCE value"
     if not sol.status.ok:
         return f"unfinished run ({sol.status.value}; see the bounds) of the SCE problem"
     return {Bound.EXACT: "exact SCE value", Bound.LOWER: "certified lower bound on the SCE value",

@@ -97,6 +97,7 @@ def test_demo_heading_follows_bound_and_status():
     assert "estimate" in demo_heading(sol(Status.CONVERGED, Bound.ESTIMATE))
     assert "lower bound" in demo_heading(sol(Status.OPTIMAL, Bound.LOWER))
     assert "unfinished" in demo_heading(sol(Status.TIME_LIMIT, Bound.EXACT))
+    assert "no finite bound" in demo_heading(sol(Status.NO_BOUND, Bound.UPPER))
 
 
 def test_demo_entropic_heading_is_not_exact(tmp_path, capsys):
