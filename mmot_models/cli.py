@@ -3,6 +3,12 @@
 Exit codes: 0 success; 2 bad input (one line ``error: ...`` on stderr, nothing written);
 3 the solver did not reach a certified / converged answer (the result is still printed).
 
+Standard output carries only what this package prints: while a command runs, file descriptor 1
+is pointed at standard error, so banners and logs that native libraries (HiGHS, Clarabel, SCS,
+Pyomo solvers) write to the C-level stdout land on stderr.  Under ``--json`` a command hands its
+one document to :func:`emit_json`, and :func:`main` prints it on the real stdout after the
+command has finished: stdout is then exactly one JSON document.
+
 Subcommands provided by optional modules register themselves through :data:`EXTENSIONS`
 (``"name": "module:register"``, where ``register(subparsers)`` adds a parser whose ``func``
 attribute runs it and returns an exit code).
@@ -10,7 +16,9 @@ attribute runs it and returns an exit code).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import math
 import os
@@ -59,8 +67,112 @@ def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
             os.remove(tmp)
 
 
+class _JsonChannel:
+    """The pending JSON document of the running command (one per command)."""
+
+    def __init__(self) -> None:
+        self.documents: list[str] = []
+
+
+_CHANNEL: _JsonChannel | None = None
+
+
 def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=1, allow_nan=False, default=_json_default))
+    """Print ``data`` as one JSON document on stdout.
+
+    Inside :func:`main` the document is held back and written to the real stdout when the command
+    has finished (after native libraries can no longer write there); outside it is printed at once.
+    """
+    text = json.dumps(data, indent=1, allow_nan=False, default=_json_default)
+    if _CHANNEL is None:
+        print(text)
+        return
+    if _CHANNEL.documents:
+        raise RuntimeError("a command may emit only one JSON document")
+    _CHANNEL.documents.append(text)
+
+
+@contextlib.contextmanager
+def _stdout_reserved(json_mode: bool):
+    """Point file descriptor 1 at stderr for the duration of a command.
+
+    Native code (HiGHS's banner, solver logs) then writes to stderr.  In ``json_mode`` Python-level
+    writes to ``sys.stdout`` go to stderr too and :func:`emit_json` documents are collected in the
+    yielded channel; otherwise ``sys.stdout`` keeps writing to the original stdout.
+    """
+    global _CHANNEL
+    channel = _JsonChannel()
+    saved = None
+    human_stdout = None
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - closed streams
+        pass
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 or fd 2 (a daemon): nothing to protect
+        if saved is not None:
+            os.close(saved)
+        saved = None
+    old_stdout, old_channel = sys.stdout, _CHANNEL
+    on_fd1 = saved is not None and _is_process_stdout(old_stdout)
+    if on_fd1 and not json_mode:
+        # the package's own human output still goes to the original stdout
+        human_stdout = io.TextIOWrapper(io.FileIO(os.dup(saved), "w"), encoding=old_stdout.encoding,
+                                        errors=old_stdout.errors, line_buffering=True)
+        sys.stdout = human_stdout
+    elif json_mode and not on_fd1:
+        # sys.stdout is not fd 1 (a test's capture, a notebook): Python-level writes go to stderr.
+        # (On fd 1 it already writes to stderr; making it the stderr object itself would confuse
+        # Pyomo's fd-level output capture, which then deadlocks.)
+        sys.stdout = sys.stderr
+    _CHANNEL = channel if json_mode else None
+    try:
+        yield channel
+    finally:
+        _CHANNEL = old_channel
+        if human_stdout is not None:
+            human_stdout.flush()
+        sys.stdout = old_stdout
+        if saved is not None:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+            _flush_c_stdio()  # text a native library left in the C stdout buffer goes to stderr too
+            os.dup2(saved, 1)
+            os.close(saved)
+        if human_stdout is not None:
+            human_stdout.close()
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library to flush
+        pass
+
+
+def _is_process_stdout(stream: Any) -> bool:
+    try:
+        return stream.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _headless_matplotlib() -> None:
+    """Let the CLI draw without a display: Agg unless the user chose a backend (``MPLBACKEND``)
+    or pyplot is already in use.  Library imports never switch the backend."""
+    if os.environ.get("MPLBACKEND") or "matplotlib.pyplot" in sys.modules:
+        return
+    if "matplotlib" in sys.modules:
+        import matplotlib
+        matplotlib.use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
 
 
 def _json_default(o: Any) -> Any:
@@ -190,22 +302,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ("wall time", f"{sol.wall_time_s:.2f} s"),
     ]
     width = max(len(r[0]) for r in rows)
-    out = Path(args.output)
-    x = marg.points[:, 0]
-    ref = comotion_functions_1d(x, marg.weights, problem.n_marginals)
-    plot_comotion_1d(sol, out, reference=ref, x_ref=x,
-                     title=f"demo: N={problem.n_marginals} Gaussian, Coulomb, value {sol.value:.6f}")
+    out: Path | None = Path(args.output)
+    if sol.has_plan:
+        x = marg.points[:, 0]
+        ref = comotion_functions_1d(x, marg.weights, problem.n_marginals)
+        plot_comotion_1d(sol, out, reference=ref, x_ref=x,
+                         title=f"demo: N={problem.n_marginals} Gaussian, Coulomb, value {sol.value:.6f}")
+    else:
+        out = None
+        print(f"note: method {sol.method!r} returns a bound without a plan; nothing plotted "
+              "(plans come from auto, primal, dual, symmetric, colgen, entropic, mcot)", file=sys.stderr)
     if args.json:
         d = sol.summary()
         d["cyclic_quantile_value"] = quantile_value
-        d["plot"] = str(out)
+        d["plot"] = None if out is None else str(out)
         emit_json(d)
     else:
-        print("mmot demo: exact SCE on an embedded problem")
+        print(f"mmot demo: {demo_heading(sol)} on an embedded problem")
         for k, v in rows:
             print(f"  {k:<{width}}  {v}")
-        print(f"  {'plot':<{width}}  {out}")
+        print(f"  {'plot':<{width}}  {out if out is not None else '(no plan to plot)'}")
     return solution_exit_code(sol)
+
+
+def demo_heading(sol) -> str:
+    """What the demo's number is, worded from the solution's status and bound direction."""
+    from .solution import Bound, Status
+
+    if sol.status == Status.NO_BOUND:
+        return f"no finite bound from method {sol.method!r} for the SCE value"
+    if not sol.status.ok:
+        return f"unfinished run ({sol.status.value}; see the bounds) of the SCE problem"
+    return {Bound.EXACT: "exact SCE value", Bound.LOWER: "certified lower bound on the SCE value",
+            Bound.UPPER: "certified upper bound on the SCE value",
+            Bound.ESTIMATE: "estimate (no certified direction) of the SCE value"}[sol.bound]
 
 
 def methods_document() -> dict[str, Any]:
@@ -308,8 +438,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    json_mode = bool(getattr(args, "json", False))
+    env_backend = os.environ.get("MPLBACKEND")
+    _headless_matplotlib()
     try:
-        return int(args.func(args))
+        with _stdout_reserved(json_mode) as channel:
+            code = int(args.func(args))
+        try:
+            for text in channel.documents:
+                print(text, flush=True)
+        except BrokenPipeError:  # `mmot ... --json | head`: the reader left; no traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+        return code
     except MMOTInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -319,7 +461,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if env_backend is None:  # the choice was for this command only (matplotlib has read it)
+            os.environ.pop("MPLBACKEND", None)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m mmot_models.cli``: run the imported module's main, so that subcommands of other
+    # modules (which import ``mmot_models.cli``) share its JSON channel with this entry point
+    from mmot_models.cli import main as _package_main
+
+    sys.exit(_package_main())

@@ -1,4 +1,8 @@
-"""Figures: optimal plans / co-motion functions in 1D, pair densities.  Uses the Agg backend."""
+"""Figures: optimal plans / co-motion functions in 1D, pair densities.
+
+Importing or calling these helpers never chooses a matplotlib backend (Jupyter's inline backend
+keeps working); the ``mmot`` command picks Agg for itself when no backend was chosen.
+"""
 from __future__ import annotations
 
 import os
@@ -13,8 +17,6 @@ __all__ = ["plot_comotion_1d", "plot_pair_density", "save_figure"]
 
 
 def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 

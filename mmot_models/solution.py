@@ -31,6 +31,7 @@ class Status(str, enum.Enum):
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     NUMERICAL_ERROR = "numerical_error"
+    NO_BOUND = "no_bound"                  #: the method ran but gives no finite bound on this problem
     ERROR = "error"
 
     @property
@@ -205,7 +206,7 @@ class Solution:
             "upper_bound": num(self.upper_bound),
             "gap": num(self.gap),
             "relative_gap": num(self.relative_gap),
-            "bound": self.bound.value,
+            "bound": self.reported_bound,
             "status": self.status.value,
             "method": self.method,
             "backend": self.backend,
@@ -236,9 +237,28 @@ class Solution:
             out["potentials"] = [np.asarray(p).tolist() for p in self.potentials]
         return out
 
+    @property
+    def reported_bound(self) -> str:
+        """``bound`` as it may be printed: an unfinished run never claims ``exact``.
+
+        For a run whose status is not ok and whose ``bound`` is :attr:`Bound.EXACT`, the direction
+        the bracket still certifies: ``"bracket"`` (both sides finite), ``"upper"``, ``"lower"`` or
+        ``"none"``.
+        """
+        if self.status.ok or self.bound != Bound.EXACT:
+            return self.bound.value
+        lo, up = math.isfinite(self.lower_bound), math.isfinite(self.upper_bound)
+        return "bracket" if lo and up else "upper" if up else "lower" if lo else "none"
+
+    def __repr__(self) -> str:
+        return (f"Solution(method={self.method!r}, status={self.status.value!r}, value={self.value:.10g}, "
+                f"bound={self.reported_bound!r}, lower_bound={self.lower_bound:.10g}, "
+                f"upper_bound={self.upper_bound:.10g}, support_size={self.support_size})")
+
     def __str__(self) -> str:
+        shown = "n/a" if math.isnan(self.value) else f"{self.value:.12g}"
         lines = [f"{self.method} ({self.backend}): {self.status.value}",
-                 f"  value        {self.value:.12g}  [{self.bound.value}]",
+                 f"  value        {shown}  [{self.reported_bound}]",
                  f"  bounds       [{self.lower_bound:.12g}, {self.upper_bound:.12g}]  gap {self.gap:.3g}"]
         if self.marginal_error is not None:
             lines.append(f"  marginal err {self.max_marginal_error:.3g}")

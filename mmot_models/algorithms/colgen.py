@@ -210,7 +210,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     bar = None
     if verbose:
         from tqdm import tqdm
-        bar = tqdm(total=max_rounds, desc="colgen", unit="round")
+        # no total: max_rounds is a cap, not a forecast, and an ETA against it misleads
+        bar = tqdm(desc="colgen", unit="round")
     try:
         for rnd in range(1, max_rounds + 1):
             if time.perf_counter() > deadline:

@@ -379,7 +379,8 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
     """Mean-field (product plan) value ``sum_{i<j} <mu_i, C mu_j>``: an upper bound.
 
     The product plan is feasible, so the value is a certified upper bound; it is ``+inf`` under a cost
-    with an infinite diagonal on a grid (the product plan puts mass on coincident sites).  There
+    with an infinite diagonal on a grid (the product plan puts mass on coincident sites).  That is
+    no bound: the status is then :attr:`Status.NO_BOUND` (not ok; exit code 3 in the CLI) and
     ``info["offdiagonal_mean_field"]`` gives the finite part ``sum_{i<j} sum_{a != b}`` (no bound).
     """
     from ..physics.reference import mean_field_value
@@ -388,12 +389,16 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
     value = mean_field_value(problem)
     info: dict[str, Any] = {}
     message = ""
+    status = Status.OPTIMAL
     if not math.isfinite(value):
+        # +inf is no upper bound at all: never reported with an ok status
+        status = Status.NO_BOUND
         info["offdiagonal_mean_field"] = mean_field_value(problem, finite_part=True)
-        message = "the product plan charges coincident sites (infinite cost): no finite mean-field bound on a grid"
+        message = ("the product plan charges coincident sites (infinite cost): no finite mean-field bound "
+                   "on a grid; use method 'symmetric' or 'colgen' for a certified value")
     else:
         info["per_pair"] = value / math.comb(problem.n_marginals, 2)
-    return Solution(value=value, status=Status.OPTIMAL, method="meanfield", backend="closed-form",
+    return Solution(value=value, status=status, method="meanfield", backend="closed-form",
                     upper_bound=value, bound=Bound.UPPER, primal_value=value,
                     wall_time_s=time.perf_counter() - t0, message=message, info=info, problem=problem)
 

@@ -17,6 +17,7 @@ backend is the fast default (see ``docs/benchmarks.md``).
 """
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
@@ -78,11 +79,16 @@ def solve_pyomo_model(m, lp: StandardLP, *, solver: str = "appsi_highs", time_li
     """Solve a model made by :func:`to_pyomo` and read values and duals back as arrays."""
     import pyomo.environ as pyo
 
-    opt = pyo.SolverFactory(solver)
-    try:
-        available = bool(opt.available(exception_flag=False))
-    except Exception:  # noqa: BLE001 - Pyomo plugins raise various errors when a binary is absent
-        available = False
+    from pyomo.common.log import LoggingIntercept
+
+    # Pyomo logs a warning with a traceback (on stdout) for an unknown solver name; the
+    # MethodNotAvailableError below says the same in one line
+    with LoggingIntercept(io.StringIO(), "pyomo"):
+        try:
+            opt = pyo.SolverFactory(solver)
+            available = bool(opt.available(exception_flag=False))
+        except Exception:  # noqa: BLE001 - Pyomo plugins raise various errors when a binary is absent
+            available = False
     if not available:
         raise MethodNotAvailableError(
             f"Pyomo solver {solver!r} is not available on this machine; install it or use --pyomo-solver appsi_highs")

@@ -98,14 +98,18 @@ def eps_schedule(eps: float, eps_start: float, factor: float) -> list[float]:
 
 
 def _progress(opts: SinkhornOptions, total: int):
+    """Iteration counter on stderr.  ``total`` (an iteration cap) is deliberately not shown as the
+    bar's total: runs stop long before the cap, so an ETA against it would mislead."""
     from tqdm.auto import tqdm
 
     show = opts.verbose if opts.progress is None else opts.progress
     if opts.progress is None and not show:
         # long runs still get a bar on a terminal, after 5 s
         show = sys.stderr.isatty()
-        return tqdm(total=total, disable=not show, delay=5.0, leave=False, desc="entropic", file=sys.stderr, mininterval=1.0)
-    return tqdm(total=total, disable=not show, leave=False, desc="entropic", file=sys.stderr, mininterval=1.0)
+        return tqdm(total=None, disable=not show, delay=5.0, leave=False, desc="entropic", unit="it",
+                    file=sys.stderr, mininterval=1.0)
+    return tqdm(total=None, disable=not show, leave=False, desc="entropic", unit="it", file=sys.stderr,
+                mininterval=1.0)
 
 
 def _l1(a: np.ndarray, b: np.ndarray) -> float:

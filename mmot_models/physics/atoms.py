@@ -218,8 +218,6 @@ def support_pairs(sol: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- plots
 def plot_atom(density: RadialDensity, sol: Solution | None, path: str | Path, title: str | None = None) -> Path:
     """Three panels: radial marginal, co-motion functions (with the LP plan's support), potential."""
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from ..plotting import save_figure

@@ -115,8 +115,10 @@ def test_cli_solve_krep_and_sdp(problem, tmp_path, capsys):
     assert main(["solve", str(f), "--method", "sdp", "--json"]) == 0
     d2 = json.loads(capsys.readouterr().out)
     assert d2["bound"] == "lower" and d2["value"] >= d["value"] - 1e-6
-    assert main(["solve", str(f), "--method", "meanfield", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["bound"] == "upper"
+    # Coulomb on a grid: the product plan costs +inf, which is no bound (not ok, exit 3)
+    assert main(["solve", str(f), "--method", "meanfield", "--json"]) == 3
+    d3 = json.loads(capsys.readouterr().out)
+    assert d3["bound"] == "upper" and d3["status"] == "no_bound" and d3["value"] is None
 
 
 def test_example_k_hierarchy_runs(tmp_path):

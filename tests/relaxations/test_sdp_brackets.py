@@ -123,6 +123,8 @@ def test_meanfield_coulomb_grid_is_infinite():
     mf = solve(p, method="meanfield")
     assert mf.value == math.inf and mf.bound == Bound.UPPER
     assert math.isfinite(mf.info["offdiagonal_mean_field"])
+    # +inf is no upper bound: never reported with an ok status (was `optimal` with value null)
+    assert mf.status == Status.NO_BOUND and not mf.status.ok
 
 
 @pytest.mark.parametrize("seed,N", [(11, 2), (12, 3), (13, 4)])
