@@ -58,17 +58,21 @@ from .lp import solve_standard_lp
 
 __all__ = ["solve_mcot", "candidate_sites", "mcot_lp", "mcot_colgen", "mcot_particles", "mcot_metropolis",
            "PenalisedObjective",
-           "SOLVERS", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID", "MAX_COLUMNS"]
+           "mcot_candidates", "candidate_count", "SOLVERS", "SOLVER_OPTIONS", "CERT_REL_TOL", "DEFAULT_REFINE",
+           "DEFAULT_GRID", "MAX_COLUMNS", "AUTO_LP_COLUMNS"]
 
-SOLVERS = ("lp", "colgen", "particles", "metropolis")
+SOLVERS = ("auto", "lp", "sites", "colgen", "particles", "metropolis")
 #: Relative LP gap (primal vs certified dual) below which the LP answer counts as optimal.
 CERT_REL_TOL = 1e-7
 #: Sub-intervals of each mesh interval in the default candidate grid of a density.
 DEFAULT_REFINE = 4
 #: Candidate points per axis when the family has no breakpoints (monomials, callables).
 DEFAULT_GRID = 65
-#: Largest candidate LP built by default (columns).
+#: Largest candidate LP built by solver ``"lp"`` (columns).
 MAX_COLUMNS = 3_000_000
+#: Solver ``"auto"`` builds the full candidate LP up to this many columns, and above it generates
+#: columns over the same candidate tuples (solver ``"sites"``).
+AUTO_LP_COLUMNS = 50_000
 #: HiGHS options of the candidate LP: primal simplex (many columns, few rows: measured 5x faster
 #: than the default dual simplex on the 1D reference with 66k columns) and a vertex answer.
 DEFAULT_HIGHS_OPTIONS = {"solver": "simplex", "simplex_strategy": 4}
@@ -116,14 +120,14 @@ def _configurations(problem: MCOTProblem, sites: list[np.ndarray], max_columns: 
         if count > max_columns:
             raise ProblemTooLargeError(
                 f"the symmetric MCOT candidate LP would have {count:,} columns (> max_columns={max_columns:,}); "
-                "use fewer candidate sites (grid=...) or solver='colgen'")
+                "use solver='sites' (column generation over the same candidates; solver='auto' picks it)")
         return multisets(l, N, distinct).astype(np.int64)
     sizes = [s.shape[0] for s in sites]
     count = math.prod(sizes)
     if count > max_columns:
         raise ProblemTooLargeError(
             f"the MCOT candidate LP would have {count:,} columns (> max_columns={max_columns:,}); "
-            "use fewer candidate sites (grid=..., refine=...) or solver='colgen'")
+            "use solver='sites' (column generation over the same candidates; solver='auto' picks it)")
     return np.indices(sizes).reshape(N, -1).T.astype(np.int64)
 
 
@@ -188,14 +192,9 @@ def _atom_points(sites: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
     return np.stack([sites[i][idx[:, i]] for i in range(idx.shape[1])], axis=1)
 
 
-def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = None, refine: int = DEFAULT_REFINE,
-            grid: int | None = None, max_columns: int = MAX_COLUMNS, time_limit: float | None = None,
-            threads: int | None = None, verbose: bool = False, memory_limit_bytes: int | None = None,
-            pyomo_solver: str = "appsi_highs", solver_options: dict[str, Any] | None = None,
-            source: MMOTProblem | None = None) -> Solution:
-    """MCOT LP over a candidate set (see the module docstring); ``candidates`` = sites per marginal."""
-    t0 = time.perf_counter()
-    P = problem
+def _candidate_list(P: MCOTProblem, candidates: Any = None, refine: int = DEFAULT_REFINE,
+                    grid: int | None = None) -> list[np.ndarray]:
+    """Candidate sites per marginal: given ``candidates`` (one array for all, or one per marginal) or the defaults."""
     N = P.n_marginals
     if candidates is None:
         sites = [candidate_sites(P, i, refine=refine, grid=grid) for i in range(N)]
@@ -207,6 +206,26 @@ def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = N
         sites = [np.asarray(c, float).reshape(-1, P.dim) for c in cands]
     if P.symmetric:
         sites = [sites[0]] * N
+    return sites
+
+
+def candidate_count(P: MCOTProblem, sites: list[np.ndarray]) -> int:
+    """Columns of the full candidate LP: ``prod(l_i)``, or the multisets of the sites when symmetric."""
+    if P.symmetric:
+        return multiset_count(sites[0].shape[0], P.n_marginals, P.singular_diagonal)
+    return math.prod(s.shape[0] for s in sites)
+
+
+def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = None, refine: int = DEFAULT_REFINE,
+            grid: int | None = None, max_columns: int = MAX_COLUMNS, time_limit: float | None = None,
+            threads: int | None = None, verbose: bool = False, memory_limit_bytes: int | None = None,
+            pyomo_solver: str = "appsi_highs", solver_options: dict[str, Any] | None = None,
+            source: MMOTProblem | None = None, sites: list[np.ndarray] | None = None) -> Solution:
+    """MCOT LP over a candidate set (see the module docstring); ``candidates`` = sites per marginal."""
+    t0 = time.perf_counter()
+    P = problem
+    if sites is None:
+        sites = _candidate_list(P, candidates, refine, grid)
     idx = _configurations(P, sites, max_columns)
     costs = _index_costs(P, sites, idx)
     finite = np.isfinite(costs)
@@ -276,7 +295,7 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
         if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
             status = Status.NUMERICAL_ERROR
             message = f"solver reported optimal but the LP certificate gap is {gap:.3g}"
-        elif solver == "lp" and _covers_supports(P, sites):
+        elif solver in ("lp", "sites") and _covers_supports(P, sites):
             lower = certified  # every coupling of the discrete marginals is a candidate measure
         elif delta is not None:
             lower = certified - delta
@@ -437,7 +456,7 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
     finally:
         session.close()
     if res is None:
-        raise MMOTInputError("column generation made no master solve (time_limit too small?)")
+        raise MMOTInputError("column generation made no master solve; raise time_limit")
     # map the final master back: candidate columns = initial + generated (slacks sit between them)
     x = res.x if res.x is not None else None
     c_all = np.concatenate(all_cost)
@@ -561,7 +580,7 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
     t0 = time.perf_counter()
     P = problem
     if P.moment_bound is not None:
-        raise MMOTInputError("solver='particles' does not handle the moment bound A; use solver='lp'")
+        raise MMOTInputError("solver='particles' does not handle the moment bound A; use solver='auto'")
     N, d = P.n_marginals, P.dim
     K = int(n_particles or P.tchakaloff_bound())
     obj = PenalisedObjective(P, K, penalty)
@@ -626,7 +645,8 @@ def _cell_pair_cost(P: MCOTProblem, fx: Cells, fy: Cells) -> np.ndarray:
         if P.cost.kind == "power":
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 return P.cost.of_distance(r)
-    raise MMOTInputError("solver='metropolis' needs a power cost |x - y|^p (cell-pair minimum in closed form)")
+    raise MMOTInputError("solver='metropolis' needs a power cost |x - y|^p (cell-pair minimum in closed form); "
+                         "use solver='auto' for other costs")
 
 
 def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_state: int | None = None,
@@ -642,7 +662,8 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     t0 = time.perf_counter()
     P = problem
     if P.n_marginals != 2 or not all(isinstance(f, Cells) for f in P.families) or P.martingale is not None:
-        raise MMOTInputError("solver='metropolis' needs two marginals with 'cells:n' test functions")
+        raise MMOTInputError("solver='metropolis' needs two marginals with 'cells:n' test functions; "
+                             "use solver='auto' for other families")
     fx, fy = P.families
     C = _cell_pair_cost(P, fx, fy)
     bx, by = P.targets()
@@ -677,7 +698,7 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     state = np.concatenate([state, rng.choice(free, size=max(0, K - state.size), replace=False)])
     cur, _ = lp_value(state)
     if not math.isfinite(cur):
-        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments")
+        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments; use solver='auto'")
     best, best_state = cur, state.copy()
     occupied = np.zeros(nx * ny, dtype=bool)
     occupied[state] = True
@@ -734,7 +755,47 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
 
 
 # =========================================================================== entry point
-def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, solver: str = "lp",
+#: Options of each solver (``solve_mcot`` passes only these; ``moments``/``families``/``n_functions``/
+#: ``symmetric`` are read before, for an MMOTProblem).
+SOLVER_OPTIONS: dict[str, frozenset[str]] = {
+    "lp": frozenset({"candidates", "refine", "grid", "max_columns", "time_limit", "threads", "verbose",
+                     "memory_limit_bytes", "pyomo_solver", "solver_options"}),
+    "sites": frozenset({"candidates", "refine", "grid", "max_iterations", "n_add", "time_limit", "threads",
+                        "verbose"}),
+    "colgen": frozenset({"refine", "grid", "max_iterations", "n_screen", "n_starts", "n_polish", "n_add",
+                         "descent_steps", "tol", "seed", "time_limit", "threads", "verbose", "max_columns"}),
+    "particles": frozenset({"n_particles", "penalty", "max_iterations", "seed", "init", "polish", "tol",
+                            "time_limit"}),
+    "metropolis": frozenset({"n_cells_state", "beta", "n_steps", "seed", "time_limit"}),
+}
+SOLVER_OPTIONS["auto"] = SOLVER_OPTIONS["lp"] | SOLVER_OPTIONS["sites"]
+
+
+def mcot_candidates(problem: MCOTProblem, backend: str = "highs", *, solver: str = "auto",
+                    source: MMOTProblem | None = None, candidates: Any = None, refine: int = DEFAULT_REFINE,
+                    grid: int | None = None, max_columns: int = MAX_COLUMNS, **options: Any) -> Solution:
+    """The MCOT LP over candidate sites: full LP (``"lp"``), site column generation (``"sites"``) or ``"auto"``.
+
+    ``"auto"`` builds the full LP up to :data:`AUTO_LP_COLUMNS` candidate columns (and on a
+    non-HiGHS backend) and otherwise runs column generation over the same candidate tuples
+    (:func:`~.mcot_sites.mcot_sites`): same LP, same value, same bound.
+    """
+    from .mcot_sites import mcot_sites
+
+    P = problem
+    sites = _candidate_list(P, candidates, refine, grid)
+    if solver == "auto":
+        count = candidate_count(P, sites)
+        solver = "lp" if backend != "highs" or count <= min(AUTO_LP_COLUMNS, max_columns) else "sites"
+    if solver == "lp":
+        return mcot_lp(P, backend, source=source, sites=sites, max_columns=max_columns,
+                       **{k: v for k, v in options.items() if k in SOLVER_OPTIONS["lp"]})
+    delta = _discretisation_correction(P, sites) if source is None else None
+    return mcot_sites(P, backend, sites=sites, source=source, delta=delta,
+                      **{k: v for k, v in options.items() if k in SOLVER_OPTIONS["sites"]})
+
+
+def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, solver: str = "auto",
                **options: Any) -> Solution:
     """Moment-constrained OT: method ``"mcot"`` of :func:`mmot_models.solve` (a LOWER bound).
 
@@ -746,12 +807,19 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         ``"hats:<n_functions>"``, ``n_functions=10``) on the box of each marginal's support, with the
         averaged constraint when the problem is symmetric; candidates are its sites, so ``value``
         is certified ``<=`` the exact discrete LP value.
-    solver : ``"lp"`` | ``"colgen"`` | ``"particles"`` | ``"metropolis"``
+    solver : ``"auto"`` | ``"lp"`` | ``"sites"`` | ``"colgen"`` | ``"particles"`` | ``"metropolis"``
+        ``"auto"`` (default): the candidate LP, built in full when it has at most
+        :data:`AUTO_LP_COLUMNS` columns, else solved by column generation over the candidate tuples
+        with exact pricing (``"sites"``: same value and certificate).  ``"colgen"`` on an
+        :class:`MCOTProblem` moves atoms continuously; on an ``MMOTProblem`` (whose candidates are its
+        sites) it is ``"sites"``.
     **options
         ``lp``: ``candidates``, ``refine``, ``grid``, ``max_columns``, ``time_limit``, ``threads``,
-        ``verbose``, ``solver_options``; ``colgen``: ``max_iterations``, ``n_screen``, ``n_starts``,
-        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``seed``;
-        ``metropolis``: ``n_steps``, ``beta``, ``seed``.  Unknown common options are ignored.
+        ``verbose``, ``solver_options``; ``sites``: ``candidates``, ``refine``, ``grid``,
+        ``max_iterations``, ``n_add``, ``time_limit``; ``colgen``: ``max_iterations``, ``n_screen``,
+        ``n_starts``, ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``,
+        ``max_iterations``, ``seed``, ``polish``; ``metropolis``: ``n_steps``, ``beta``, ``seed``.
+        Unknown common options are ignored.
     """
     opts = dict(options)
     P, source = _source(problem, opts)
@@ -759,12 +827,14 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         opts.pop(k, None)
     if solver not in SOLVERS:
         raise MMOTInputError(f"unknown MCOT solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if solver == "lp":
-        allowed = {"candidates", "refine", "grid", "max_columns", "time_limit", "threads", "verbose",
-                   "memory_limit_bytes", "pyomo_solver", "solver_options"}
-        return mcot_lp(P, backend, source=source, **{k: v for k, v in opts.items() if k in allowed})
+    if source is not None and solver == "colgen":
+        solver = "sites"  # the candidates of a discrete problem are its sites: generate tuples of them
+    if solver in ("auto", "lp", "sites"):
+        return mcot_candidates(P, backend, solver=solver, source=source,
+                               **{k: v for k, v in opts.items() if k in SOLVER_OPTIONS[solver]})
     if source is not None:
-        raise MMOTInputError(f"solver={solver!r} works on MCOTProblem positions; for an MMOTProblem use solver='lp'")
+        raise MMOTInputError(f"solver={solver!r} moves atoms in a continuous domain and needs an MCOTProblem; "
+                             "for an MMOTProblem use solver='auto' (the default)")
     opts.pop("tol", None) if solver != "colgen" else None
     fn = {"colgen": mcot_colgen, "particles": mcot_particles, "metropolis": mcot_metropolis}[solver]
     return fn(P, backend, **opts)
