@@ -214,16 +214,19 @@ def _initial_tuples(P: MCOTProblem, sites: list[np.ndarray]) -> np.ndarray:
 
     North-west corner on the points sorted along the first axis (the monotone coupling in 1D); for
     a symmetric problem the cyclic quantile shift ``(F^-1(u), F^-1(u + 1/N), ...)``, whose tuples
-    avoid the diagonal.  Empty when some marginal is not discrete on exactly its candidate sites.
+    avoid the diagonal.  Sites that are not a marginal's own points get uniform weights (the tuples
+    are then only a start; the slack columns keep the first master feasible).
     """
     N = P.n_marginals
     cums, orders = [], []
     for m, s in zip(P.marginals, sites):
-        if not (isinstance(m, Marginal) and m.points.shape == s.shape and np.array_equal(m.points, s)):
-            return np.zeros((0, N), dtype=np.int64)
-        order = np.lexsort(m.points.T[::-1])
+        if isinstance(m, Marginal) and m.points.shape == s.shape and np.array_equal(m.points, s):
+            w = m.weights
+        else:  # candidates are not the support: any tuples do (slack columns make the master feasible)
+            w = np.full(s.shape[0], 1.0 / s.shape[0])
+        order = np.lexsort(s.T[::-1])
         orders.append(order)
-        cums.append(np.concatenate([[0.0], np.cumsum(m.weights[order])]))
+        cums.append(np.concatenate([[0.0], np.cumsum(w[order])]))
     shifts = [k / N if P.symmetric else 0.0 for k in range(N)]
     q = np.unique(np.concatenate([np.mod(c + sh, 1.0) for c, sh in zip(cums, shifts)] + [[0.0, 1.0]]))
     mid = (q[:-1] + q[1:]) / 2
@@ -326,8 +329,14 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
             all_cols.append(cols)
     finally:
         session.close()
-    if res is None or res.x is None:
+    if res is None:
         raise MMOTInputError("column generation over sites made no master solve; raise time_limit")
+    if res.x is None or res.row_dual is None:
+        return Solution(value=math.nan, status=res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR,
+                        method="mcot", backend=res.backend, bound=Bound.ESTIMATE, iterations=it,
+                        wall_time_s=time.perf_counter() - t0,
+                        message=f"the restricted master LP stopped without a solution: {res.message}",
+                        info={"solver": "sites", "colgen_iterations": it, "history": history}, problem=source)
     idx = np.concatenate(all_idx)
     c_all = np.concatenate(all_cost)
     A_all = sp.hstack(all_cols).tocsc()
@@ -348,20 +357,22 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     extra = {"colgen_iterations": it, "n_master_columns": int(c_all.size), "n_candidate_tuples": int(n_tuples),
              "pricing_certified": True, "master_value": out.get("primal_value", math.nan),
              "history": history}
+    run_status = out["status"]
     sol = _lp_solution(P, source, form, lp_final, res, out, sites, idx, delta, t0, t_build, "sites", extra=extra)
     from dataclasses import replace
 
     sol.info["n_candidates"] = int(n_tuples)
-    if sol.status == Status.OPTIMAL or out["status"] == Status.INFEASIBLE:
+    if sol.status == Status.OPTIMAL or run_status == Status.INFEASIBLE:
         return replace(sol, iterations=it)
     # unfinished: the master value bounds nothing; report the best certified bound met
-    status_out = out["status"] if out["status"] != Status.OPTIMAL else Status.NUMERICAL_ERROR
+    status_out = run_status if run_status != Status.OPTIMAL else Status.NUMERICAL_ERROR
     master = out.get("primal_value", math.nan)
     if _bounds_ot(P, sites, delta) and math.isfinite(best_lower):
         lower = best_lower - (delta or 0.0)
         msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = the "
                f"certified lower bound, restricted master value {master:.6g}")
-        return replace(sol, status=status_out, value=lower, lower_bound=lower, iterations=it, message=msg)
+        return replace(sol, status=status_out, value=lower, lower_bound=lower, bound=Bound.LOWER, iterations=it,
+                       message=msg)
     msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = restricted "
            "master value (an estimate: bounds nothing)")
     return replace(sol, status=status_out, value=master, lower_bound=-math.inf, bound=Bound.ESTIMATE,

@@ -308,8 +308,11 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
         message = f"solver stopped: {res.message}"
     if extra:
         info.update(extra)
+    # LOWER only with a certificate towards OT (discrete marginals covered by the candidates, or the
+    # 1D hat grid correction); otherwise V_S is MCOT restricted to the candidates: no direction
+    bound = Bound.LOWER if math.isfinite(lower) else Bound.ESTIMATE
     return Solution(value=value, status=status, method="mcot", backend=res.backend, lower_bound=lower,
-                    upper_bound=math.inf, bound=Bound.LOWER, plan_indices=plan_idx, plan_weights=plan_w,
+                    upper_bound=math.inf, bound=bound, plan_indices=plan_idx, plan_weights=plan_w,
                     primal_value=value, dual_value=out.get("dual_value", math.nan), marginal_error=merr,
                     wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s, iterations=res.iterations,
                     message=message, log=res.log, info=info, problem=source)
@@ -357,8 +360,13 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
                 max_iterations: int = 60, n_screen: int = 4000, n_starts: int = 24, n_polish: int = 2,
                 n_add: int = 60, descent_steps: int = 40, tol: float = 1e-7, seed: int = 0,
                 time_limit: float | None = None, threads: int | None = None, verbose: bool = False,
-                max_columns: int = MAX_COLUMNS, **_: Any) -> Solution:
-    """Column generation over continuous positions (initial columns: the coarse candidate grid)."""
+                max_columns: int = MAX_COLUMNS, init_configs: np.ndarray | None = None, **_: Any) -> Solution:
+    """Column generation over continuous positions.
+
+    Initial columns: the coarse candidate grid (``refine``/``grid``) and the configurations
+    ``init_configs`` ``(K, N, d)`` if given (e.g. the particles of solver ``"particles"``), plus big-M
+    slack columns, so the first master is always feasible.
+    """
     from scipy.optimize import minimize
 
     from ..backends.highs import HighsSession
@@ -379,6 +387,14 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
     configs = _atom_points(sites, idx)
     form = MomentLP(P)
     A = form.columns_from_indices(sites, idx)
+    if init_configs is not None:
+        extra_z = np.clip(np.asarray(init_configs, float).reshape(-1, N, d), *_boxes(P))
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            extra_c = P.config_cost(extra_z)
+        fin = np.isfinite(extra_c)
+        configs = np.concatenate([configs, extra_z[fin]])
+        costs = np.concatenate([costs, extra_c[fin]])
+        A = sp.hstack([A, form.columns_from_points(extra_z[fin])]).tocsc()
     M = 1e3 * (1.0 + float(np.max(np.abs(costs), initial=1.0)))
     lp = form.build(costs, A, configs=configs, slack_penalty=M)
     n_slack = lp.n_cols - costs.size
@@ -563,7 +579,8 @@ class PenalisedObjective:
 
 def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles: int | None = None,
                    penalty: float = 100.0, max_iterations: int = 1000, seed: int = 0, init: np.ndarray | None = None,
-                   polish: bool = True, tol: float = 1e-10, time_limit: float | None = None, **_: Any) -> Solution:
+                   polish: bool = False, polish_iterations: int = 60, tol: float = 1e-10,
+                   time_limit: float | None = None, **_: Any) -> Solution:
     r"""Penalised gradient on positions and weights (paper, section 6.2).
 
     .. math::
@@ -572,8 +589,12 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
 
     over ``K = n_particles`` particles (default: the Tchakaloff bound), minimised by L-BFGS-B with
     positions kept in the domain box.  The value is an estimate (constraints hold only up to the
-    penalty); with ``polish=True`` the weights are re-optimised by the exact MCOT LP on the final
-    positions (``info["polished_value"]``, a value of MCOT restricted to those positions).
+    penalty).  With ``polish=True`` the particles seed column generation over continuous positions
+    (:func:`mcot_colgen`, at most ``polish_iterations`` rounds, initial master = the particles plus
+    the coarse grid): the moments then hold exactly, and when it converges ``value`` is the polished
+    MCOT value (``info["penalised_value"]`` keeps the particle cost, ``info["polished_*"]`` the rest).
+    An LP on the particles alone is almost always infeasible (the penalised optimum misses the
+    moments by about ``1/penalty``), which is why the former weights-only polish never succeeded.
     """
     from scipy.optimize import minimize
 
@@ -610,22 +631,28 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
     info: dict[str, Any] = {"solver": "particles", "n_particles": K, "penalty": lam, "penalised_objective": float(opt.fun),
                             "moment_residual": resid, "atoms": Z, "atom_weights": p, "trace": trace,
                             "optimizer_message": str(opt.message), "n_rows": form.n_rows}
-    if polish:
-        try:
-            lp = form.build(P.config_cost(Z), form.columns_from_points(Z), configs=Z)
-            res = solve_standard_lp(lp, backend)
-            out = form.invert(lp, res)
-            if res.status == Status.OPTIMAL:
-                info["polished_value"] = out["primal_value"]
-                info["polished_n_atoms"] = int(out["atom_columns"].size)
-            else:
-                info["polished_status"] = res.status.value
-        except MMOTInputError as exc:  # pragma: no cover - infinite cost at a particle
-            info["polished_status"] = str(exc)
     status = Status.CONVERGED if opt.success else Status.ITERATION_LIMIT
-    return Solution(value=cost_val, status=status, method="mcot", backend="scipy", bound=Bound.ESTIMATE,
-                    primal_value=cost_val, wall_time_s=time.perf_counter() - t0, iterations=int(opt.nit),
-                    message=f"penalised particles (1/eta={lam:g}); moment residual {resid:.2e}", info=info)
+    value, message = cost_val, f"penalised particles (1/eta={lam:g}); moment residual {resid:.2e}"
+    if polish:
+        # exact moments: column generation over continuous positions started from the particles (the
+        # particles alone rarely carry the exact moments: an LP on them only is infeasible)
+        left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1e-3)
+        pol = mcot_colgen(P, backend, init_configs=Z, seed=seed, time_limit=left, max_iterations=polish_iterations)
+        info.update(polished_value=pol.value, polished_status=pol.status.value,
+                    polished_n_atoms=pol.info.get("n_atoms"), polished_moment_residual=pol.info.get("moment_residual"),
+                    polished_dual_bound_estimate=pol.info.get("dual_bound_estimate"),
+                    polished_atoms=pol.info.get("atoms"), polished_atom_weights=pol.info.get("atom_weights"),
+                    penalised_value=cost_val)
+        if pol.status.ok:
+            value, status = pol.value, pol.status
+            message = (f"particles polished by column generation: exact moments (residual "
+                       f"{pol.info.get('moment_residual', math.nan):.1e}), {pol.info.get('n_atoms')} atoms; "
+                       f"penalised particle cost {cost_val:.6g}")
+        else:
+            message += f"; polishing stopped: {pol.status.value} ({pol.message})"
+    return Solution(value=value, status=status, method="mcot", backend="scipy" if not polish else backend,
+                    bound=Bound.ESTIMATE, primal_value=value, wall_time_s=time.perf_counter() - t0,
+                    iterations=int(opt.nit), message=message, info=info)
 
 
 # =========================================================================== Metropolis-Hastings (6.1)
@@ -764,8 +791,8 @@ SOLVER_OPTIONS: dict[str, frozenset[str]] = {
                         "verbose"}),
     "colgen": frozenset({"refine", "grid", "max_iterations", "n_screen", "n_starts", "n_polish", "n_add",
                          "descent_steps", "tol", "seed", "time_limit", "threads", "verbose", "max_columns"}),
-    "particles": frozenset({"n_particles", "penalty", "max_iterations", "seed", "init", "polish", "tol",
-                            "time_limit"}),
+    "particles": frozenset({"n_particles", "penalty", "max_iterations", "seed", "init", "polish",
+                            "polish_iterations", "tol", "time_limit"}),
     "metropolis": frozenset({"n_cells_state", "beta", "n_steps", "seed", "time_limit"}),
 }
 SOLVER_OPTIONS["auto"] = SOLVER_OPTIONS["lp"] | SOLVER_OPTIONS["sites"]
