@@ -78,10 +78,6 @@ class _Pricer:
                         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                             self.pairs[(i, j)] = P.cost.matrix(sites[i], sites[j])
 
-    @property
-    def n_tuples(self) -> int:
-        return math.prod(self.sizes)
-
     # ------------------------------------------------------------------ duals -> site potentials
     def potentials(self, y: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None, float]:
         P, N = self.P, self.N
@@ -250,7 +246,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     without building all ``prod(l_i)`` columns.  Called by :func:`~.moments.solve_mcot`.
     """
     from ..backends.highs import HighsSession
-    from .moments import COLGEN_HIGHS_OPTIONS, _index_costs, _lp_solution
+    from .moments import COLGEN_HIGHS_OPTIONS, _index_costs, _lp_solution, candidate_count
 
     if backend != "highs":
         raise MMOTInputError("solver='sites' warm-starts a HiGHS session; use backend='highs' "
@@ -260,13 +256,13 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     N = P.n_marginals
     pou = np.abs(np.asarray(P.families[0].evaluate_sparse(sites[0]).sum(axis=1)).reshape(-1) - 1.0).max() <= 1e-12
     form = MomentLP(P, mass_row=not pou)
-    pricer = _Pricer(P, sites, form)
-    n_tuples = pricer.n_tuples
+    n_tuples = candidate_count(P, sites)
     if n_tuples > MAX_PRICED_TUPLES:
         raise MMOTInputError(
             f"exact pricing would scan {n_tuples:,} candidate tuples per round (> {MAX_PRICED_TUPLES:,}); "
             "pass fewer candidate sites with candidates=... (then the value bounds only MCOT on those sites) "
             "or, for an MCOTProblem, use solver='colgen' (continuous positions, an estimate)")
+    pricer = _Pricer(P, sites, form)
     if n_add is None:
         n_add = max(200, 2 * sum(pricer.sizes)) if N == 2 else 2000
     idx0 = _initial_tuples(P, sites)

@@ -554,3 +554,14 @@ def test_particles_polish_martingale_paper_case():
     assert sm.status == Status.CONVERGED and sm.info["polished_moment_residual"] < 1e-9
     assert sm.value <= 1 / 64 + MART_TOL
     assert sm.info["moment_residual"] > 1e-4  # the particles alone miss the moments
+
+
+def test_too_many_tuples_to_price_names_candidates_and_labels_the_result():
+    """N = 3 with 600 sites each: 2.2e8 tuples per pricing scan is refused; the advised candidates=
+    runs, and since the candidates miss support points the value carries no bound direction."""
+    p = _random_problem(3, 600, seed=8)
+    with pytest.raises(MMOTInputError, match="candidates="):
+        mm.solve(p, method="mcot", n_functions=3)
+    fewer = [m.points[::20] for m in p.marginals]
+    s = mm.solve(p, method="mcot", n_functions=3, candidates=fewer)
+    assert s.status == Status.OPTIMAL and s.bound == Bound.ESTIMATE and s.lower_bound == -math.inf
