@@ -160,19 +160,17 @@ class _Pricer:
         return min_r, cand, val
 
     def _chunks(self):
-        """Index tuples in blocks grouped by the first index (multisets when symmetric)."""
+        """All index tuples in blocks of at most :data:`PRICING_BLOCK` (multisets, by first index, when symmetric)."""
         N, sizes = self.N, self.sizes
         if self.P.symmetric:
             from ..formulations.multisets import iter_multisets
 
             yield from iter_multisets(sizes[0], N, self.P.singular_diagonal, max_rows=PRICING_BLOCK)
             return
-        rest = math.prod(sizes[1:])
-        B = max(1, PRICING_BLOCK // max(rest, 1))
-        tail = np.indices(sizes[1:]).reshape(N - 1, -1).T
-        for s in range(0, sizes[0], B):
-            first = np.arange(s, min(sizes[0], s + B))
-            yield np.concatenate([np.repeat(first, tail.shape[0])[:, None], np.tile(tail, (first.size, 1))], axis=1)
+        total = math.prod(sizes)
+        for s in range(0, total, PRICING_BLOCK):
+            flat = np.arange(s, min(total, s + PRICING_BLOCK), dtype=np.int64)
+            yield np.stack(np.unravel_index(flat, sizes), axis=1)
 
     def _scan_n(self, y: np.ndarray, n_keep: int) -> tuple[float, np.ndarray, np.ndarray]:
         P, N = self.P, self.N
@@ -358,7 +356,11 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     from dataclasses import replace
 
     sol.info["n_candidates"] = int(n_tuples)
-    if sol.status == Status.OPTIMAL or run_status == Status.INFEASIBLE:
+    if run_status == Status.INFEASIBLE:  # slack mass left: no measure on the candidates has these moments
+        return replace(sol, value=math.nan, lower_bound=-math.inf, bound=Bound.ESTIMATE, iterations=it,
+                       message="no measure on the candidate sites matches the moments (slack mass "
+                               f"{slack:.2e} left); add candidates (refine/grid) or check the data")
+    if sol.status == Status.OPTIMAL:
         return replace(sol, iterations=it)
     # unfinished: the master value bounds nothing; report the best certified bound met
     status_out = run_status if run_status != Status.OPTIMAL else Status.NUMERICAL_ERROR

@@ -565,3 +565,10 @@ def test_too_many_tuples_to_price_names_candidates_and_labels_the_result():
     fewer = [m.points[::20] for m in p.marginals]
     s = mm.solve(p, method="mcot", n_functions=3, candidates=fewer)
     assert s.status == Status.OPTIMAL and s.bound == Bound.ESTIMATE and s.lower_bound == -math.inf
+
+
+def test_sites_reports_infeasible_moments_without_a_value():
+    """E x^2 + E y^2 ~ 0.77 > A = 0.1: no measure qualifies; the slack mass must not become a value."""
+    tight = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:4", moment_bound=0.1)
+    s = solve_mcot(tight, solver="sites", refine=2)
+    assert s.status == Status.INFEASIBLE and math.isnan(s.value) and s.lower_bound == -math.inf
