@@ -111,7 +111,8 @@ def run_large(ls: list[int], lp_max: int = 1000) -> list[str]:
         p = random_pair(l)
         s, t = timed(lambda: mm.solve(p, method="mcot"))
         (ex, te) = timed(lambda: float(ot.emd2(p.marginals[0].weights, p.marginals[1].weights,
-                                                p.cost.matrix(p.marginals[0].points, p.marginals[1].points))))
+                                                p.cost.matrix(p.marginals[0].points, p.marginals[1].points),
+                                                numItermax=10_000_000)))
         full = "-"
         diff = "-"
         if l <= lp_max:

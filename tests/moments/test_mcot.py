@@ -430,6 +430,8 @@ def test_cli_method_moments_flag(tmp_path, capsys):
 SITES_TOL = 1e-8
 #: A polished (column generation) value may sit above the grid LP by its pricing tolerance.
 POLISH_TOL = 1e-5
+#: Network-simplex iterations for POT's ot.emd2 (its default 1e5 can stop before optimality).
+EMD_MAX_ITER = 10_000_000
 
 
 def _random_pair(l: int, seed: int, dim: int = 1, p: float = 2.0) -> tuple[mm.MMOTProblem, float]:
@@ -441,7 +443,17 @@ def _random_pair(l: int, seed: int, dim: int = 1, p: float = 2.0) -> tuple[mm.MM
     a, b = rng.random(l) + 0.05, rng.random(l) + 0.05
     a, b = a / a.sum(), b / b.sum()
     prob = mm.MMOTProblem((mm.Marginal(x, a), mm.Marginal(y, b)), Power(p))
-    return prob, float(ot.emd2(a, b, ot.dist(x, y, metric="euclidean") ** p))
+    if dim == 1 and p == 2.0:  # POT's 1D exact solver (monotone coupling), O(l log l)
+        return prob, float(ot.emd2_1d(x[:, 0], y[:, 0], a, b, metric="sqeuclidean"))
+    return prob, float(ot.emd2(a, b, ot.dist(x, y, metric="euclidean") ** p, numItermax=EMD_MAX_ITER))
+
+
+def test_pot_references_agree():
+    import ot
+
+    prob, v1d = _random_pair(300, seed=9)
+    m0, m1 = prob.marginals
+    assert abs(v1d - ot.emd2(m0.weights, m1.weights, (m0.points - m1.points.T) ** 2, numItermax=EMD_MAX_ITER)) < 1e-12
 
 
 def test_default_solves_two_2000_point_marginals():
