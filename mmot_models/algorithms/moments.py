@@ -1,22 +1,32 @@
 r"""Solvers of moment-constrained optimal transport (MCOT): :func:`solve_mcot` (method ``"mcot"``).
 
-Four solvers, chosen by ``solver=``:
+Solvers, chosen by ``solver=``:
 
-``"lp"`` (default)
+``"auto"`` (default)
+    ``"lp"`` when the candidate LP has at most :data:`AUTO_LP_COLUMNS` columns (or the backend is
+    not HiGHS), else ``"sites"``: the same LP, value and certificate either way.
+``"sites"``
+    Column generation over the tuples of the same candidate sites with exact pricing (every tuple's
+    reduced cost is scanned each round): :mod:`~mmot_models.algorithms.mcot_sites`.  It never builds
+    the ``prod(l_i)`` columns (two 2,000-point marginals: 4 million tuples, about a second).
+``"lp"``
     The MCOT LP (:class:`~mmot_models.formulations.moments.MomentLP`) over a finite candidate set:
     the product (or, symmetric, the multisets) of per-marginal candidate sites -- the marginal's own
     points for discrete marginals, a grid refining the family's mesh for densities.  Solved on HiGHS
     (or Pyomo); the optimal vertex has at most ``#rows`` atoms (Tchakaloff's bound, recorded in
     ``info["n_atoms"]`` / ``info["atoms_within_rows"]``).
 ``"colgen"``
-    Column generation over *continuous* positions: the restricted master LP is warm-started with
+    On an :class:`MCOTProblem`, column generation over *continuous* positions (on an
+    ``MMOTProblem``, whose candidates are its sites, it means ``"sites"``): the restricted master LP
+    is warm-started with
     :class:`~mmot_models.backends.highs.HighsSession`; a new atom is priced by minimising the
     reduced cost :math:`c(z) - \sum_r y_r a_r(z)` from many starts (vectorised screening and
     vectorised projected-gradient descent, then :func:`scipy.optimize.minimize` on the best).
 ``"particles"``
     The paper's penalised gradient (section 6.2): ``K`` particles with positions and softmax
     weights minimise ``sum_k p_k c(z_k) + (1/eta) |moment residual|^2`` (L-BFGS-B, analytic
-    gradients of the families, finite differences of the cost).  An estimate, not a bound.
+    gradients of the families, finite differences of the cost).  An estimate, not a bound;
+    ``polish=True`` seeds ``"colgen"`` with the particles, which makes the moments exact.
 ``"metropolis"``
     The paper's Metropolis-Hastings on cells (section 6.1): piecewise-constant families, a state
     of ``K`` distinct cell pairs whose weights solve a small LP, moves to free neighbouring cells.
@@ -34,7 +44,9 @@ grid points keeps every hat moment and raises the cost by at most
 :math:`\delta = (N-1) \sum_i g_i^2 / 4` (``g_i`` the largest grid gap), hence
 ``lower_bound = LP dual certificate - delta <= I^n <= OT`` is certified
 (``info["discretisation_correction"]``).  Otherwise ``lower_bound`` is the LP's own certificate
-when all marginals are discrete and every support point is a candidate, else ``-inf``.
+when all marginals are discrete and every support point is a candidate, else ``-inf``; ``bound`` is
+``LOWER`` only when ``lower_bound`` is finite (else ``ESTIMATE``: MCOT restricted to the candidates
+has no direction with respect to OT).
 """
 from __future__ import annotations
 
@@ -725,7 +737,8 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     state = np.concatenate([state, rng.choice(free, size=max(0, K - state.size), replace=False)])
     cur, _ = lp_value(state)
     if not math.isfinite(cur):
-        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments; use solver='auto'")
+        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments; "
+                             "use solver='auto'")
     best, best_state = cur, state.copy()
     occupied = np.zeros(nx * ny, dtype=bool)
     occupied[state] = True
