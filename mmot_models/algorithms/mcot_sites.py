@@ -116,6 +116,19 @@ class _Pricer:
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             return self.P.cost.matrix(self.sites[i][a], self.sites[j][b])
 
+    def tuple_costs(self, idx: np.ndarray) -> np.ndarray:
+        """Costs of index tuples ``(T, N)``: from the cached pair matrices (the numbers the scan used),
+        else per tuple (never a full ``l_i x l_j`` matrix)."""
+        P, N = self.P, self.N
+        if self.pairs:
+            out = np.zeros(idx.shape[0])
+            for i in range(N):
+                for j in range(i + 1, N):
+                    out += self.pairs[(i, j)][idx[:, i], idx[:, j]]
+            return out
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return P.config_cost(np.stack([self.sites[i][idx[:, i]] for i in range(N)], axis=1))
+
     # ------------------------------------------------------------------ the scan
     def scan(self, y: np.ndarray, n_keep: int) -> tuple[float, np.ndarray, np.ndarray]:
         """Exact ``min_z r(z)`` over all tuples, and up to about ``n_keep`` tuples of negative reduced cost."""
@@ -178,14 +191,7 @@ class _Pricer:
         min_r = math.inf
         keep_idx, keep_val = [], []
         for idx in self._chunks():
-            if isinstance(P.cost, PairCost) and self.pairs:
-                c = np.zeros(idx.shape[0])
-                for i in range(N):
-                    for j in range(i + 1, N):
-                        c += self.pairs[(i, j)][idx[:, i], idx[:, j]]
-            else:
-                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                    c = P.config_cost(np.stack([self.sites[i][idx[:, i]] for i in range(N)], axis=1))
+            c = self.tuple_costs(idx)
             r = c - sum(u[i][idx[:, i]] for i in range(N)) - const
             r = np.where(np.isnan(r), np.inf, r)
             if r.size == 0:
@@ -244,7 +250,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     without building all ``prod(l_i)`` columns.  Called by :func:`~.moments.solve_mcot`.
     """
     from ..backends.highs import HighsSession
-    from .moments import COLGEN_HIGHS_OPTIONS, _index_costs, _lp_solution, candidate_count
+    from .moments import COLGEN_HIGHS_OPTIONS, _lp_solution, candidate_count
 
     if backend != "highs":
         raise MMOTInputError("solver='sites' warm-starts a HiGHS session; use backend='highs' "
@@ -264,7 +270,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     if n_add is None:
         n_add = max(200, 2 * sum(pricer.sizes)) if N == 2 else 2000
     idx0 = _initial_tuples(P, sites)
-    cost0 = _index_costs(P, sites, idx0) if idx0.shape[0] else np.zeros(0)
+    cost0 = pricer.tuple_costs(idx0) if idx0.shape[0] else np.zeros(0)
     ok = np.isfinite(cost0)
     idx0, cost0 = idx0[ok], cost0[ok]
     A0 = form.columns_from_indices(sites, idx0) if idx0.shape[0] else sp.csc_matrix((form.n_rows, 0))
@@ -283,7 +289,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     best_lower, history = -math.inf, []
     try:
         for it in range(1, max_iterations + 1):
-            if time_limit is not None:
+            if time_limit is not None and it > 1:  # one round always runs: it yields a certified bound
                 left = time_limit - (time.perf_counter() - t0)
                 if left <= 0:
                     status = Status.TIME_LIMIT
@@ -313,7 +319,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
                 status = Status.NUMERICAL_ERROR
                 break
             seen.update(map(tuple, new.tolist()))
-            nc = _index_costs(P, sites, new)
+            nc = pricer.tuple_costs(new)
             fin = np.isfinite(nc)
             new, nc = new[fin], nc[fin]
             cols = form.columns_from_indices(sites, new)

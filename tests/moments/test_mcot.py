@@ -514,6 +514,8 @@ def test_unfinished_sites_run_reports_a_certified_bound():
     assert s.status == Status.ITERATION_LIMIT and s.bound == Bound.LOWER
     assert s.value == s.lower_bound and s.lower_bound <= exact + LP_TOL
     assert s.info["master_value"] >= s.lower_bound
+    t = mm.solve(prob, method="mcot", solver="sites", time_limit=1e-6, n_functions=6)  # one round always runs
+    assert t.status == Status.TIME_LIMIT and t.bound == Bound.LOWER and t.value <= exact + LP_TOL
 
 
 def _refusals():
