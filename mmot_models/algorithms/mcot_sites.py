@@ -280,7 +280,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     M = 1e3 * (1.0 + scale_c)
     lp0 = form.build(cost0, A0, indices=idx0, slack_penalty=M)
     n0, n_slack = cost0.size, lp0.n_cols - cost0.size
-    session = HighsSession(lp0, time_limit=time_limit, threads=threads, verbose=verbose,
+    session = HighsSession(lp0, time_limit=None, threads=threads, verbose=verbose,  # round 1: no limit
                            options=dict(COLGEN_HIGHS_OPTIONS))
     all_idx, all_cost, all_cols = [idx0], [cost0], [A0]
     seen = set(map(tuple, idx0.tolist()))
