@@ -285,7 +285,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     all_idx, all_cost, all_cols = [idx0], [cost0], [A0]
     seen = set(map(tuple, idx0.tolist()))
     t_build = time.perf_counter() - t0
-    status, res, min_r, it = Status.ITERATION_LIMIT, None, -math.inf, 0
+    status, res, good, min_r, it = Status.ITERATION_LIMIT, None, None, -math.inf, 0
     best_lower, history = -math.inf, []
     try:
         for it in range(1, max_iterations + 1):
@@ -298,7 +298,9 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
             res = session.run()
             if res.row_dual is None or res.x is None or res.status != Status.OPTIMAL:
                 status = res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR
+                res = good if good is not None else res  # keep the last solved master (its scan is min_r)
                 break
+            good = res
             y = res.row_dual
             min_r, cand, val = pricer.scan(y, n_add)
             master = float(res.objective)
