@@ -1,22 +1,32 @@
 r"""Solvers of moment-constrained optimal transport (MCOT): :func:`solve_mcot` (method ``"mcot"``).
 
-Four solvers, chosen by ``solver=``:
+Solvers, chosen by ``solver=``:
 
-``"lp"`` (default)
+``"auto"`` (default)
+    ``"lp"`` when the candidate LP has at most :data:`AUTO_LP_COLUMNS` columns (or the backend is
+    not HiGHS), else ``"sites"``: the same LP, value and certificate either way.
+``"sites"``
+    Column generation over the tuples of the same candidate sites with exact pricing (every tuple's
+    reduced cost is scanned each round): :mod:`~mmot_models.algorithms.mcot_sites`.  It never builds
+    the ``prod(l_i)`` columns (two 2,000-point marginals: 4 million tuples, about a second).
+``"lp"``
     The MCOT LP (:class:`~mmot_models.formulations.moments.MomentLP`) over a finite candidate set:
     the product (or, symmetric, the multisets) of per-marginal candidate sites -- the marginal's own
     points for discrete marginals, a grid refining the family's mesh for densities.  Solved on HiGHS
     (or Pyomo); the optimal vertex has at most ``#rows`` atoms (Tchakaloff's bound, recorded in
     ``info["n_atoms"]`` / ``info["atoms_within_rows"]``).
 ``"colgen"``
-    Column generation over *continuous* positions: the restricted master LP is warm-started with
+    On an :class:`MCOTProblem`, column generation over *continuous* positions (on an
+    ``MMOTProblem``, whose candidates are its sites, it means ``"sites"``): the restricted master LP
+    is warm-started with
     :class:`~mmot_models.backends.highs.HighsSession`; a new atom is priced by minimising the
     reduced cost :math:`c(z) - \sum_r y_r a_r(z)` from many starts (vectorised screening and
     vectorised projected-gradient descent, then :func:`scipy.optimize.minimize` on the best).
 ``"particles"``
     The paper's penalised gradient (section 6.2): ``K`` particles with positions and softmax
     weights minimise ``sum_k p_k c(z_k) + (1/eta) |moment residual|^2`` (L-BFGS-B, analytic
-    gradients of the families, finite differences of the cost).  An estimate, not a bound.
+    gradients of the families, finite differences of the cost).  An estimate, not a bound;
+    ``polish=True`` seeds ``"colgen"`` with the particles, which makes the moments exact.
 ``"metropolis"``
     The paper's Metropolis-Hastings on cells (section 6.1): piecewise-constant families, a state
     of ``K`` distinct cell pairs whose weights solve a small LP, moves to free neighbouring cells.
@@ -34,7 +44,9 @@ grid points keeps every hat moment and raises the cost by at most
 :math:`\delta = (N-1) \sum_i g_i^2 / 4` (``g_i`` the largest grid gap), hence
 ``lower_bound = LP dual certificate - delta <= I^n <= OT`` is certified
 (``info["discretisation_correction"]``).  Otherwise ``lower_bound`` is the LP's own certificate
-when all marginals are discrete and every support point is a candidate, else ``-inf``.
+when all marginals are discrete and every support point is a candidate, else ``-inf``; ``bound`` is
+``LOWER`` only when ``lower_bound`` is finite (else ``ESTIMATE``: MCOT restricted to the candidates
+has no direction with respect to OT).
 """
 from __future__ import annotations
 
@@ -59,17 +71,21 @@ from .lp import solve_standard_lp
 
 __all__ = ["solve_mcot", "candidate_sites", "mcot_lp", "mcot_colgen", "mcot_particles", "mcot_metropolis",
            "PenalisedObjective", "MCOT_OPTIONS",
-           "SOLVERS", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID", "MAX_COLUMNS"]
+           "mcot_candidates", "candidate_count", "SOLVERS", "SOLVER_OPTIONS", "CERT_REL_TOL", "DEFAULT_REFINE",
+           "DEFAULT_GRID", "MAX_COLUMNS", "AUTO_LP_COLUMNS"]
 
-SOLVERS = ("lp", "colgen", "particles", "metropolis")
+SOLVERS = ("auto", "lp", "sites", "colgen", "particles", "metropolis")
 #: Relative LP gap (primal vs certified dual) below which the LP answer counts as optimal.
 CERT_REL_TOL = 1e-7
 #: Sub-intervals of each mesh interval in the default candidate grid of a density.
 DEFAULT_REFINE = 4
 #: Candidate points per axis when the family has no breakpoints (monomials, callables).
 DEFAULT_GRID = 65
-#: Largest candidate LP built by default (columns).
+#: Largest candidate LP built by solver ``"lp"`` (columns).
 MAX_COLUMNS = 3_000_000
+#: Solver ``"auto"`` builds the full candidate LP up to this many columns, and above it generates
+#: columns over the same candidate tuples (solver ``"sites"``).
+AUTO_LP_COLUMNS = 50_000
 #: HiGHS options of the candidate LP: primal simplex (many columns, few rows: measured 5x faster
 #: than the default dual simplex on the 1D reference with 66k columns) and a vertex answer.
 DEFAULT_HIGHS_OPTIONS = {"solver": "simplex", "simplex_strategy": 4}
@@ -117,14 +133,14 @@ def _configurations(problem: MCOTProblem, sites: list[np.ndarray], max_columns: 
         if count > max_columns:
             raise ProblemTooLargeError(
                 f"the symmetric MCOT candidate LP would have {count:,} columns (> max_columns={max_columns:,}); "
-                "use fewer candidate sites (grid=...) or solver='colgen'")
+                "use solver='sites' (column generation over the same candidates; solver='auto' picks it)")
         return multisets(l, N, distinct).astype(np.int64)
     sizes = [s.shape[0] for s in sites]
     count = math.prod(sizes)
     if count > max_columns:
         raise ProblemTooLargeError(
             f"the MCOT candidate LP would have {count:,} columns (> max_columns={max_columns:,}); "
-            "use fewer candidate sites (grid=..., refine=...) or solver='colgen'")
+            "use solver='sites' (column generation over the same candidates; solver='auto' picks it)")
     return np.indices(sizes).reshape(N, -1).T.astype(np.int64)
 
 
@@ -189,14 +205,9 @@ def _atom_points(sites: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
     return np.stack([sites[i][idx[:, i]] for i in range(idx.shape[1])], axis=1)
 
 
-def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = None, refine: int = DEFAULT_REFINE,
-            grid: int | None = None, max_columns: int = MAX_COLUMNS, time_limit: float | None = None,
-            threads: int | None = None, verbose: bool = False, memory_limit_bytes: int | None = None,
-            pyomo_solver: str = "appsi_highs", solver_options: dict[str, Any] | None = None,
-            source: MMOTProblem | None = None) -> Solution:
-    """MCOT LP over a candidate set (see the module docstring); ``candidates`` = sites per marginal."""
-    t0 = time.perf_counter()
-    P = problem
+def _candidate_list(P: MCOTProblem, candidates: Any = None, refine: int = DEFAULT_REFINE,
+                    grid: int | None = None) -> list[np.ndarray]:
+    """Candidate sites per marginal: given ``candidates`` (one array for all, or one per marginal) or the defaults."""
     N = P.n_marginals
     if candidates is None:
         sites = [candidate_sites(P, i, refine=refine, grid=grid) for i in range(N)]
@@ -208,6 +219,26 @@ def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = N
         sites = [np.asarray(c, float).reshape(-1, P.dim) for c in cands]
     if P.symmetric:
         sites = [sites[0]] * N
+    return sites
+
+
+def candidate_count(P: MCOTProblem, sites: list[np.ndarray]) -> int:
+    """Columns of the full candidate LP: ``prod(l_i)``, or the multisets of the sites when symmetric."""
+    if P.symmetric:
+        return multiset_count(sites[0].shape[0], P.n_marginals, P.singular_diagonal)
+    return math.prod(s.shape[0] for s in sites)
+
+
+def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = None, refine: int = DEFAULT_REFINE,
+            grid: int | None = None, max_columns: int = MAX_COLUMNS, time_limit: float | None = None,
+            threads: int | None = None, verbose: bool = False, memory_limit_bytes: int | None = None,
+            pyomo_solver: str = "appsi_highs", solver_options: dict[str, Any] | None = None,
+            source: MMOTProblem | None = None, sites: list[np.ndarray] | None = None) -> Solution:
+    """MCOT LP over a candidate set (see the module docstring); ``candidates`` = sites per marginal."""
+    t0 = time.perf_counter()
+    P = problem
+    if sites is None:
+        sites = _candidate_list(P, candidates, refine, grid)
     idx = _configurations(P, sites, max_columns)
     costs = _index_costs(P, sites, idx)
     finite = np.isfinite(costs)
@@ -277,7 +308,7 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
         if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
             status = Status.NUMERICAL_ERROR
             message = f"solver reported optimal but the LP certificate gap is {gap:.3g}"
-        elif solver == "lp" and _covers_supports(P, sites):
+        elif solver in ("lp", "sites") and _covers_supports(P, sites):
             lower = certified  # every coupling of the discrete marginals is a candidate measure
         elif delta is not None:
             lower = certified - delta
@@ -290,8 +321,11 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
         message = f"solver stopped: {res.message}"
     if extra:
         info.update(extra)
+    # LOWER only with a certificate towards OT (discrete marginals covered by the candidates, or the
+    # 1D hat grid correction); otherwise V_S is MCOT restricted to the candidates: no direction
+    bound = Bound.LOWER if math.isfinite(lower) else Bound.ESTIMATE
     return Solution(value=value, status=status, method="mcot", backend=res.backend, lower_bound=lower,
-                    upper_bound=math.inf, bound=Bound.LOWER, plan_indices=plan_idx, plan_weights=plan_w,
+                    upper_bound=math.inf, bound=bound, plan_indices=plan_idx, plan_weights=plan_w,
                     primal_value=value, dual_value=out.get("dual_value", math.nan), marginal_error=merr,
                     wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s, iterations=res.iterations,
                     message=message, log=res.log, info=info, problem=source)
@@ -339,8 +373,13 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
                 max_iterations: int = 60, n_screen: int = 4000, n_starts: int = 24, n_polish: int = 2,
                 n_add: int = 60, descent_steps: int = 40, tol: float = 1e-7, seed: int = 0,
                 time_limit: float | None = None, threads: int | None = None, verbose: bool = False,
-                max_columns: int = MAX_COLUMNS, **_: Any) -> Solution:
-    """Column generation over continuous positions (initial columns: the coarse candidate grid)."""
+                max_columns: int = MAX_COLUMNS, init_configs: np.ndarray | None = None, **_: Any) -> Solution:
+    """Column generation over continuous positions.
+
+    Initial columns: the coarse candidate grid (``refine``/``grid``) and the configurations
+    ``init_configs`` ``(K, N, d)`` if given (e.g. the particles of solver ``"particles"``), plus big-M
+    slack columns, so the first master is always feasible.
+    """
     from scipy.optimize import minimize
 
     from ..backends.highs import HighsSession
@@ -361,6 +400,14 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
     configs = _atom_points(sites, idx)
     form = MomentLP(P)
     A = form.columns_from_indices(sites, idx)
+    if init_configs is not None:
+        extra_z = np.clip(np.asarray(init_configs, float).reshape(-1, N, d), *_boxes(P))
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            extra_c = P.config_cost(extra_z)
+        fin = np.isfinite(extra_c)
+        configs = np.concatenate([configs, extra_z[fin]])
+        costs = np.concatenate([costs, extra_c[fin]])
+        A = sp.hstack([A, form.columns_from_points(extra_z[fin])]).tocsc()
     M = 1e3 * (1.0 + float(np.max(np.abs(costs), initial=1.0)))
     lp = form.build(costs, A, configs=configs, slack_penalty=M)
     n_slack = lp.n_cols - costs.size
@@ -438,7 +485,7 @@ def mcot_colgen(problem: MCOTProblem, backend: str = "highs", *, refine: int = 1
     finally:
         session.close()
     if res is None:
-        raise MMOTInputError("column generation made no master solve (time_limit too small?)")
+        raise MMOTInputError("column generation made no master solve; raise time_limit")
     # map the final master back: candidate columns = initial + generated (slacks sit between them)
     x = res.x if res.x is not None else None
     c_all = np.concatenate(all_cost)
@@ -545,7 +592,8 @@ class PenalisedObjective:
 
 def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles: int | None = None,
                    penalty: float = 100.0, max_iterations: int = 1000, seed: int = 0, init: np.ndarray | None = None,
-                   polish: bool = True, tol: float = 1e-10, time_limit: float | None = None, **_: Any) -> Solution:
+                   polish: bool = False, polish_iterations: int = 60, tol: float = 1e-10,
+                   time_limit: float | None = None, **_: Any) -> Solution:
     r"""Penalised gradient on positions and weights (paper, section 6.2).
 
     .. math::
@@ -554,15 +602,19 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
 
     over ``K = n_particles`` particles (default: the Tchakaloff bound), minimised by L-BFGS-B with
     positions kept in the domain box.  The value is an estimate (constraints hold only up to the
-    penalty); with ``polish=True`` the weights are re-optimised by the exact MCOT LP on the final
-    positions (``info["polished_value"]``, a value of MCOT restricted to those positions).
+    penalty).  With ``polish=True`` the particles seed column generation over continuous positions
+    (:func:`mcot_colgen`, at most ``polish_iterations`` rounds, initial master = the particles plus
+    the coarse grid): the moments then hold exactly, and when it converges ``value`` is the polished
+    MCOT value (``info["penalised_value"]`` keeps the particle cost, ``info["polished_*"]`` the rest).
+    An LP on the particles alone is almost always infeasible (the penalised optimum misses the
+    moments by about ``1/penalty``), which is why the former weights-only polish never succeeded.
     """
     from scipy.optimize import minimize
 
     t0 = time.perf_counter()
     P = problem
     if P.moment_bound is not None:
-        raise MMOTInputError("solver='particles' does not handle the moment bound A; use solver='lp'")
+        raise MMOTInputError("solver='particles' does not handle the moment bound A; use solver='auto'")
     N, d = P.n_marginals, P.dim
     K = int(n_particles or P.tchakaloff_bound())
     obj = PenalisedObjective(P, K, penalty)
@@ -592,22 +644,28 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
     info: dict[str, Any] = {"solver": "particles", "n_particles": K, "penalty": lam, "penalised_objective": float(opt.fun),
                             "moment_residual": resid, "atoms": Z, "atom_weights": p, "trace": trace,
                             "optimizer_message": str(opt.message), "n_rows": form.n_rows}
-    if polish:
-        try:
-            lp = form.build(P.config_cost(Z), form.columns_from_points(Z), configs=Z)
-            res = solve_standard_lp(lp, backend)
-            out = form.invert(lp, res)
-            if res.status == Status.OPTIMAL:
-                info["polished_value"] = out["primal_value"]
-                info["polished_n_atoms"] = int(out["atom_columns"].size)
-            else:
-                info["polished_status"] = res.status.value
-        except MMOTInputError as exc:  # pragma: no cover - infinite cost at a particle
-            info["polished_status"] = str(exc)
     status = Status.CONVERGED if opt.success else Status.ITERATION_LIMIT
-    return Solution(value=cost_val, status=status, method="mcot", backend="scipy", bound=Bound.ESTIMATE,
-                    primal_value=cost_val, wall_time_s=time.perf_counter() - t0, iterations=int(opt.nit),
-                    message=f"penalised particles (1/eta={lam:g}); moment residual {resid:.2e}", info=info)
+    value, message = cost_val, f"penalised particles (1/eta={lam:g}); moment residual {resid:.2e}"
+    if polish:
+        # exact moments: column generation over continuous positions started from the particles (the
+        # particles alone rarely carry the exact moments: an LP on them only is infeasible)
+        left = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1e-3)
+        pol = mcot_colgen(P, backend, init_configs=Z, seed=seed, time_limit=left, max_iterations=polish_iterations)
+        info.update(polished_value=pol.value, polished_status=pol.status.value,
+                    polished_n_atoms=pol.info.get("n_atoms"), polished_moment_residual=pol.info.get("moment_residual"),
+                    polished_dual_bound_estimate=pol.info.get("dual_bound_estimate"),
+                    polished_atoms=pol.info.get("atoms"), polished_atom_weights=pol.info.get("atom_weights"),
+                    penalised_value=cost_val)
+        if pol.status.ok:
+            value, status = pol.value, pol.status
+            message = (f"particles polished by column generation: exact moments (residual "
+                       f"{pol.info.get('moment_residual', math.nan):.1e}), {pol.info.get('n_atoms')} atoms; "
+                       f"penalised particle cost {cost_val:.6g}")
+        else:
+            message += f"; polishing stopped: {pol.status.value} ({pol.message})"
+    return Solution(value=value, status=status, method="mcot", backend="scipy" if not polish else backend,
+                    bound=Bound.ESTIMATE, primal_value=value, wall_time_s=time.perf_counter() - t0,
+                    iterations=int(opt.nit), message=message, info=info)
 
 
 # =========================================================================== Metropolis-Hastings (6.1)
@@ -627,7 +685,8 @@ def _cell_pair_cost(P: MCOTProblem, fx: Cells, fy: Cells) -> np.ndarray:
         if P.cost.kind == "power":
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 return P.cost.of_distance(r)
-    raise MMOTInputError("solver='metropolis' needs a power cost |x - y|^p (cell-pair minimum in closed form)")
+    raise MMOTInputError("solver='metropolis' needs a power cost |x - y|^p (cell-pair minimum in closed form); "
+                         "use solver='auto' for other costs")
 
 
 def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_state: int | None = None,
@@ -643,7 +702,8 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     t0 = time.perf_counter()
     P = problem
     if P.n_marginals != 2 or not all(isinstance(f, Cells) for f in P.families) or P.martingale is not None:
-        raise MMOTInputError("solver='metropolis' needs two marginals with 'cells:n' test functions")
+        raise MMOTInputError("solver='metropolis' needs two marginals with 'cells:n' test functions; "
+                             "use solver='auto' for other families")
     fx, fy = P.families
     C = _cell_pair_cost(P, fx, fy)
     bx, by = P.targets()
@@ -678,7 +738,8 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     state = np.concatenate([state, rng.choice(free, size=max(0, K - state.size), replace=False)])
     cur, _ = lp_value(state)
     if not math.isfinite(cur):
-        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments")
+        raise MMOTInputError("Metropolis-Hastings: the initial configuration does not satisfy the moments; "
+                             "use solver='auto'")
     best, best_state = cur, state.copy()
     occupied = np.zeros(nx * ny, dtype=bool)
     occupied[state] = True
@@ -735,6 +796,46 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
 
 
 # =========================================================================== entry point
+#: Options of each solver (``solve_mcot`` passes only these; ``moments``/``families``/``n_functions``/
+#: ``symmetric`` are read before, for an MMOTProblem).
+SOLVER_OPTIONS: dict[str, frozenset[str]] = {
+    "lp": frozenset({"candidates", "refine", "grid", "max_columns", "time_limit", "threads", "verbose",
+                     "memory_limit_bytes", "pyomo_solver", "solver_options"}),
+    "sites": frozenset({"candidates", "refine", "grid", "max_iterations", "n_add", "time_limit", "threads",
+                        "verbose"}),
+    "colgen": frozenset({"refine", "grid", "max_iterations", "n_screen", "n_starts", "n_polish", "n_add",
+                         "descent_steps", "tol", "seed", "time_limit", "threads", "verbose", "max_columns"}),
+    "particles": frozenset({"n_particles", "penalty", "max_iterations", "seed", "init", "polish",
+                            "polish_iterations", "tol", "time_limit"}),
+    "metropolis": frozenset({"n_cells_state", "beta", "n_steps", "seed", "time_limit"}),
+}
+SOLVER_OPTIONS["auto"] = SOLVER_OPTIONS["lp"] | SOLVER_OPTIONS["sites"]
+
+
+def mcot_candidates(problem: MCOTProblem, backend: str = "highs", *, solver: str = "auto",
+                    source: MMOTProblem | None = None, candidates: Any = None, refine: int = DEFAULT_REFINE,
+                    grid: int | None = None, max_columns: int = MAX_COLUMNS, **options: Any) -> Solution:
+    """The MCOT LP over candidate sites: full LP (``"lp"``), site column generation (``"sites"``) or ``"auto"``.
+
+    ``"auto"`` builds the full LP up to :data:`AUTO_LP_COLUMNS` candidate columns (and on a
+    non-HiGHS backend) and otherwise runs column generation over the same candidate tuples
+    (:func:`~.mcot_sites.mcot_sites`): same LP, same value, same bound.
+    """
+    from .mcot_sites import mcot_sites
+
+    P = problem
+    sites = _candidate_list(P, candidates, refine, grid)
+    if solver == "auto":
+        count = candidate_count(P, sites)
+        solver = "lp" if backend != "highs" or count <= min(AUTO_LP_COLUMNS, max_columns) else "sites"
+    if solver == "lp":
+        return mcot_lp(P, backend, source=source, sites=sites, max_columns=max_columns,
+                       **{k: v for k, v in options.items() if k in SOLVER_OPTIONS["lp"]})
+    delta = _discretisation_correction(P, sites) if source is None else None
+    return mcot_sites(P, backend, sites=sites, source=source, delta=delta,
+                      **{k: v for k, v in options.items() if k in SOLVER_OPTIONS["sites"]})
+
+
 def _when(*solvers: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return (("solver", solvers),)
 
@@ -746,8 +847,8 @@ MCOT_OPTIONS = OptionSchema("mcot", common_options(
     threads="HiGHS threads (solver lp, colgen; no effect for particles, metropolis)",
     verbose="solver logs (solver lp, colgen)",
     memory_limit_gb="refuse candidate LPs estimated above this many GiB (solver lp)") + (
-    Option("solver", "choice", "lp", "MCOT algorithm: LP over candidate sites, column generation over continuous "
-           "positions, penalised particles (estimate) or Metropolis-Hastings on cells (estimate)", choices=SOLVERS),
+    Option("solver", "choice", "auto", "MCOT algorithm: LP over candidate sites ('auto': full LP when small, else "
+           "column generation over candidate tuples, 'sites'), column generation over continuous positions, penalised particles (estimate) or Metropolis-Hastings on cells (estimate)", choices=SOLVERS),
     Option("moments", "object", None, "test functions when the problem is a discrete MMOTProblem: a spec such "
            "as 'hats:20', 'cells:n', 'relu:n', 'monomials:k', a TestFamily, or one per marginal (default "
            "'hats:<n_functions>')", aliases=("families",), domain_text="a spec string, a TestFamily or a list"),
@@ -755,25 +856,33 @@ MCOT_OPTIONS = OptionSchema("mcot", common_options(
     Option("symmetric", "bool", None, "averaged (symmetric) moment constraint for a discrete MMOTProblem "
            "(default: when the problem is symmetric)"),
     Option("candidates", "object", None, "candidate sites per marginal (one array for all, or a list); default "
-           "the marginal's points or a grid refining the family's mesh", only=_when("lp"),
+           "the marginal's points or a grid refining the family's mesh", only=_when("auto", "lp", "sites"),
            domain_text="an array of sites or a list of them"),
     Option("refine", "int", None, "sub-intervals of each mesh interval in the candidate grid of a density",
-           low=1, only=_when("lp", "colgen"), default_by=("solver", (("lp", DEFAULT_REFINE), ("colgen", 1)))),
+           low=1, only=_when("auto", "lp", "sites", "colgen"),
+           default_by=("solver", (("auto", DEFAULT_REFINE), ("lp", DEFAULT_REFINE), ("sites", DEFAULT_REFINE),
+                                  ("colgen", 1)))),
     Option("grid", "int", None, "equispaced candidate points per axis instead of the refined mesh", low=1,
-           only=_when("lp", "colgen")),
+           only=_when("auto", "lp", "sites", "colgen")),
     Option("max_columns", "int", MAX_COLUMNS, "largest candidate LP built (columns)", low=1,
-           only=_when("lp", "colgen")),
+           only=_when("auto", "lp", "colgen")),
     Option("pyomo_solver", "str", "appsi_highs", LP_BACKEND_OPTIONS[0].doc,
-           only=(("backend", ("pyomo",)), ("solver", ("lp",)))),
+           only=(("backend", ("pyomo",)), ("solver", ("auto", "lp")))),
     Option("solver_options", "dict", None, "options of the candidate LP's solver (HiGHS names, checked; default "
-           "primal simplex) or of the Pyomo solver", only=_when("lp")),
-    Option("max_iterations", "int", None, "column-generation rounds (colgen) or L-BFGS-B iterations (particles)",
-           low=1, only=_when("colgen", "particles"), default_by=("solver", (("colgen", 60), ("particles", 1000)))),
+           "primal simplex) or of the Pyomo solver", only=_when("auto", "lp")),
+    Option("max_iterations", "int", None, "column-generation rounds (sites, colgen) or L-BFGS-B iterations "
+           "(particles)", low=1, only=_when("auto", "sites", "colgen", "particles"),
+           default_by=("solver", (("auto", 200), ("sites", 200), ("colgen", 60), ("particles", 1000)))),
     Option("n_screen", "int", 4000, "random positions screened per pricing round", low=1, only=_when("colgen")),
     Option("n_starts", "int", 24, "descent starts per pricing round", low=1, only=_when("colgen")),
     Option("n_polish", "int", 2, "scipy polishes per pricing round", low=0, only=_when("colgen")),
-    Option("n_add", "int", 60, "screened columns added per round", low=0, only=_when("colgen")),
+    Option("n_add", "int", None, "columns added per round (colgen: screened positions; sites: most negative "
+           "tuples, default chosen from the sizes)", low=0, only=_when("auto", "sites", "colgen"),
+           default_by=("solver", (("auto", None), ("sites", None), ("colgen", 60)))),
     Option("descent_steps", "int", 40, "projected-gradient steps per start", low=0, only=_when("colgen")),
+    Option("init_configs", "object", None, "initial atom configurations, shape (K, N, d), that seed the master "
+           "(the particles' polish passes its particles here)", only=_when("colgen"),
+           domain_text="an array of shape (K, N, d)"),
     Option("tol", "float", None, "stopping tolerance: colgen stops when the most negative reduced cost is above "
            "-tol times the cost scale; particles passes it to L-BFGS-B as ftol (relative objective decrease)",
            low=0, low_open=True, only=_when("colgen", "particles"),
@@ -785,7 +894,9 @@ MCOT_OPTIONS = OptionSchema("mcot", common_options(
            only=_when("particles")),
     Option("init", "object", None, "initial positions, shape (K, N, d)", only=_when("particles"),
            domain_text="an array of shape (K, N, d)"),
-    Option("polish", "bool", True, "re-optimise the weights by the exact MCOT LP on the final positions",
+    Option("polish", "bool", False, "continue from the final particles by continuous column generation "
+           "(moments then hold to rounding; the value stays an estimate)", only=_when("particles")),
+    Option("polish_iterations", "int", 60, "column-generation rounds of the polish", low=1,
            only=_when("particles")),
     Option("n_cells_state", "int", None, "cell pairs in the state (default min(nx ny, 3 max(nx, ny) + 2))",
            low=1, only=_when("metropolis")),
@@ -797,7 +908,7 @@ MCOT_OPTIONS = OptionSchema("mcot", common_options(
 
 
 @declares(MCOT_OPTIONS)
-def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, solver: str = "lp",
+def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, solver: str = "auto",
                **options: Any) -> Solution:
     """Moment-constrained OT: method ``"mcot"`` of :func:`mmot_models.solve` (a LOWER bound).
 
@@ -809,13 +920,20 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         ``"hats:<n_functions>"``, ``n_functions=10``) on the box of each marginal's support, with the
         averaged constraint when the problem is symmetric; candidates are its sites, so ``value``
         is certified ``<=`` the exact discrete LP value.
-    solver : ``"lp"`` | ``"colgen"`` | ``"particles"`` | ``"metropolis"``
+    solver : ``"auto"`` | ``"lp"`` | ``"sites"`` | ``"colgen"`` | ``"particles"`` | ``"metropolis"``
+        ``"auto"`` (default): the candidate LP, built in full when it has at most
+        :data:`AUTO_LP_COLUMNS` columns, else solved by column generation over the candidate tuples
+        with exact pricing (``"sites"``: same value and certificate).  ``"colgen"`` on an
+        :class:`MCOTProblem` moves atoms continuously; on an ``MMOTProblem`` (whose candidates are its
+        sites) it is ``"sites"``.
     **options
         ``lp``: ``candidates``, ``refine``, ``grid``, ``max_columns``, ``time_limit``, ``threads``,
-        ``verbose``, ``solver_options``; ``colgen``: ``max_iterations``, ``n_screen``, ``n_starts``,
-        ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``, ``max_iterations``, ``tol``, ``seed``;
-        ``metropolis``: ``n_steps``, ``beta``, ``seed`` (declared in :data:`MCOT_OPTIONS`; an option
-        of another solver, or an unknown one, is an error).
+        ``verbose``, ``solver_options``; ``sites``: ``candidates``, ``refine``, ``grid``,
+        ``max_iterations``, ``n_add``; ``colgen``: ``max_iterations``, ``n_screen``,
+        ``n_starts``, ``tol``, ``seed``; ``particles``: ``n_particles``, ``penalty``,
+        ``max_iterations``, ``tol``, ``seed``, ``polish``, ``polish_iterations``; ``metropolis``:
+        ``n_steps``, ``beta``, ``seed`` (declared in :data:`MCOT_OPTIONS`; an option of another
+        solver, or an unknown one, is an error).
     """
     opts = dict(options)
     P, source = _source(problem, opts)
@@ -823,11 +941,13 @@ def solve_mcot(problem: MMOTProblem | MCOTProblem, backend: str = "highs", *, so
         opts.pop(k, None)
     if solver not in SOLVERS:
         raise MMOTInputError(f"unknown MCOT solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if solver == "lp":
-        allowed = {"candidates", "refine", "grid", "max_columns", "time_limit", "threads", "verbose",
-                   "memory_limit_bytes", "pyomo_solver", "solver_options"}
-        return mcot_lp(P, backend, source=source, **{k: v for k, v in opts.items() if k in allowed})
+    if source is not None and solver == "colgen":
+        solver = "sites"  # the candidates of a discrete problem are its sites: generate tuples of them
+    if solver in ("auto", "lp", "sites"):
+        return mcot_candidates(P, backend, solver=solver, source=source,
+                               **{k: v for k, v in opts.items() if k in SOLVER_OPTIONS[solver]})
     if source is not None:
-        raise MMOTInputError(f"solver={solver!r} works on MCOTProblem positions; for an MMOTProblem use solver='lp'")
+        raise MMOTInputError(f"solver={solver!r} moves atoms in a continuous domain and needs an MCOTProblem; "
+                             "for an MMOTProblem use solver='auto' (the default)")
     fn = {"colgen": mcot_colgen, "particles": mcot_particles, "metropolis": mcot_metropolis}[solver]
     return fn(P, backend, **opts)

@@ -215,7 +215,8 @@ class MomentLP:
         if not np.all(np.isfinite(costs)):
             raise MMOTInputError("candidate configurations of infinite or NaN cost must be removed before building")
         check_fits(LPSize(costs.size, self.n_rows, int(A.nnz)), "MCOT candidate LP",
-                   "use fewer candidate points (grid=...) or solver='colgen'", memory_limit_bytes)
+                   "use solver='sites' (column generation over the same candidates; solver='auto' picks it)",
+                   memory_limit_bytes)
         n_cand = costs.size
         c, Af = costs, A
         if slack_penalty is not None:

@@ -9,6 +9,8 @@ References used here (none is the code's own earlier output):
 """
 from __future__ import annotations
 
+import re
+
 import json
 import math
 
@@ -423,3 +425,180 @@ def test_cli_method_moments_flag(tmp_path, capsys):
     assert cli_main(["solve", str(path), "--method", "moments", "--moments", "hats:6", "--json"]) == 0
     out = _json.loads(capsys.readouterr().out)
     assert out["bound"] == "lower" and out["value"] <= exact + 1e-7
+
+
+# --------------------------------------------------------------------------- large candidate sets (issue 12)
+#: The pricing scan stops at a relative reduced cost of 1e-9; values are O(1e-4 .. 1).
+SITES_TOL = 1e-8
+#: A polished (column generation) value may sit above the grid LP by its pricing tolerance.
+POLISH_TOL = 1e-5
+#: Network-simplex iterations for POT's ot.emd2 (its default 1e5 can stop before optimality).
+EMD_MAX_ITER = 10_000_000
+
+
+def _random_pair(l: int, seed: int, dim: int = 1, p: float = 2.0) -> tuple[mm.MMOTProblem, float]:
+    """Two random discrete marginals and POT's exact OT value (the independent reference)."""
+    import ot
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.random((l, dim)), rng.random((l, dim))
+    a, b = rng.random(l) + 0.05, rng.random(l) + 0.05
+    a, b = a / a.sum(), b / b.sum()
+    prob = mm.MMOTProblem((mm.Marginal(x, a), mm.Marginal(y, b)), Power(p))
+    if dim == 1 and p == 2.0:  # POT's 1D exact solver (monotone coupling), O(l log l)
+        return prob, float(ot.emd2_1d(x[:, 0], y[:, 0], a, b, metric="sqeuclidean"))
+    return prob, float(ot.emd2(a, b, ot.dist(x, y, metric="euclidean") ** p, numItermax=EMD_MAX_ITER))
+
+
+def test_pot_references_agree():
+    import ot
+
+    prob, v1d = _random_pair(300, seed=9)
+    m0, m1 = prob.marginals
+    assert abs(v1d - ot.emd2(m0.weights, m1.weights, (m0.points - m1.points.T) ** 2, numItermax=EMD_MAX_ITER)) < 1e-12
+
+
+def test_default_solves_two_2000_point_marginals():
+    """The issue's case: 4 million candidate tuples, solved by default (column generation over sites)."""
+    import time
+
+    prob, exact = _random_pair(2000, seed=0)
+    t0 = time.perf_counter()
+    s = mm.solve(prob, method="mcot")
+    elapsed = time.perf_counter() - t0
+    assert s.status == Status.OPTIMAL and s.bound == Bound.LOWER, s.message
+    assert s.info["solver"] == "sites" and s.info["n_candidates"] == 2000 ** 2
+    assert s.info["pricing_certified"] and s.info["n_master_columns"] < 2000 ** 2 // 100
+    assert s.lower_bound <= exact + LP_TOL and s.value <= exact + LP_TOL
+    assert s.value - s.lower_bound <= SITES_TOL
+    assert s.info["n_atoms"] <= s.info["n_rows"]
+    assert elapsed < 20.0  # about 1 s on an idle 2-core machine
+
+
+def test_sites_with_indicators_is_exact_ot():
+    """Indicators make MCOT the exact discrete LP: column generation over 2D sites meets POT's value."""
+    prob, exact = _random_pair(200, seed=3, dim=2, p=1.5)
+    s = mm.solve(prob, method="mcot", moments="indicators", solver="sites")
+    assert s.status == Status.OPTIMAL and s.iterations > 1
+    assert abs(s.value - exact) <= SITES_TOL and s.lower_bound <= exact + LP_TOL
+    assert s.max_marginal_error < 1e-9
+
+
+@pytest.mark.parametrize("case", ["1d-density", "martingale", "symmetric-coulomb", "three-marginals"])
+def test_sites_equal_full_candidate_lp(case):
+    """Same LP, two algorithms: the full candidate LP and column generation over its tuples agree."""
+    if case == "1d-density":
+        P, kw = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:8"), {"refine": 8}
+    elif case == "martingale":
+        mu, nu = Density(lambda x: np.ones_like(x), 0.25, 0.75), Density(lambda y: np.ones_like(y), 0.0, 1.0)
+        g = np.linspace(0, 1, 65)
+        P = MCOTProblem((mu, nu), Power(3), ["hats:8", "hats:16"], martingale="hats:8")
+        kw = {"candidates": [g[(g >= .25) & (g <= .75)], g]}
+    elif case == "symmetric-coulomb":
+        P = MCOTProblem.from_mmot(mm.MMOTProblem.symmetric(mm.gaussian(mm.line(-1, 1, 30)), 3, "coulomb"),
+                                  n_functions=4)
+        kw = {}
+    else:
+        P = MCOTProblem.from_mmot(_random_problem(3, 15, seed=4), n_functions=3)
+        kw = {}
+    full = solve_mcot(P, solver="lp", **kw)
+    cg = solve_mcot(P, solver="sites", **kw)
+    assert full.status == cg.status == Status.OPTIMAL, cg.message
+    assert abs(full.value - cg.value) <= SITES_TOL
+    assert cg.info["moment_residual"] < LP_TOL and cg.info["n_atoms"] <= cg.info["n_rows"]
+    if case == "1d-density":  # the grid correction carries over: a certified lower bound of W2^2
+        assert cg.lower_bound <= W2_REF and abs(cg.lower_bound - full.lower_bound) <= SITES_TOL
+
+
+def test_unfinished_sites_run_reports_a_certified_bound():
+    prob, exact = _random_pair(300, seed=5, dim=2)
+    s = mm.solve(prob, method="mcot", solver="sites", max_iterations=1, n_functions=6)
+    assert s.status == Status.ITERATION_LIMIT and s.bound == Bound.LOWER
+    assert s.value == s.lower_bound and s.lower_bound <= exact + LP_TOL
+    assert s.info["master_value"] >= s.lower_bound
+    t = mm.solve(prob, method="mcot", solver="sites", time_limit=1e-6, n_functions=6)  # one round always runs
+    assert t.status == Status.TIME_LIMIT and t.bound == Bound.LOWER and t.value <= exact + LP_TOL
+
+
+_DROP = object()
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """``base | override`` without the keys ``override`` sets to ``_DROP``."""
+    return {k: v for k, v in (base | override).items() if v is not _DROP}
+
+
+def _refusals():
+    """(call that is refused, the option its message advises) for every MCOT refusal with a way out."""
+    dens = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:3")
+    bounded = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:3", moment_bound=10.0)
+    prob, _ = _random_pair(60, seed=6)
+    return [
+        (lambda **o: mm.solve(prob, method="mcot", **_merge({"solver": "lp", "max_columns": 1000}, o)), "solver='sites'"),
+        (lambda **o: solve_mcot(dens, **_merge({"solver": "lp", "max_columns": 10}, o)), "solver='sites'"),
+        (lambda **o: solve_mcot(dens, **_merge({"solver": "lp", "memory_limit_bytes": 10}, o)), "solver='sites'"),
+        (lambda **o: mm.solve(prob, method="mcot", **_merge({"solver": "particles"}, o)), "solver='auto'"),
+        (lambda **o: mm.solve(prob, method="mcot", **_merge({"solver": "metropolis"}, o)), "solver='auto'"),
+        (lambda **o: solve_mcot(dens, **_merge({"solver": "metropolis"}, o)), "solver='auto'"),
+        (lambda **o: solve_mcot(bounded, **_merge({"solver": "particles"}, o)), "solver='auto'"),
+        (lambda **o: solve_mcot(dens, **_merge({"solver": "colgen", "backend": "pyomo"}, o)), "backend='highs'"),
+        (lambda **o: solve_mcot(dens, **_merge({"solver": "sites", "backend": "pyomo"}, o)), "backend='highs'"),
+    ]
+
+
+@pytest.mark.parametrize("k", range(9))
+def test_every_refusal_names_an_option_that_works(k):
+    call, advice = _refusals()[k]
+    with pytest.raises(MMOTInputError) as exc:
+        call()
+    assert advice in str(exc.value), str(exc.value)
+    key, val = advice.split("=")
+    follow = {key: val.strip("'")}
+    try:
+        s = call(**follow)
+    except MMOTInputError as again:  # the schema names an option of the refused solver to drop
+        dropped = re.search(r"option (\w+) of method mcot applies with .* drop it", str(again))
+        assert dropped, str(again)
+        s = call(**follow, **{dropped.group(1): _DROP})
+    assert s.status in (Status.OPTIMAL, Status.CONVERGED), s.message
+
+
+def test_particles_polish_reaches_exact_moments_on_paper_cases():
+    """polish=True (column generation seeded by the particles) satisfies the moments exactly and lands
+    between the certified lower bound and the grid LP value on the paper's 1D case.  Before the fix the
+    weights-only LP on the particles was infeasible on every paper case (``polished_status='infeasible'``)."""
+    P = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:6")
+    grid = solve_mcot(P, refine=16)
+    s = solve_mcot(P, solver="particles", penalty=100.0, max_iterations=50, seed=0, polish=True)
+    assert s.status == Status.CONVERGED and s.info["polished_status"] == "converged", s.message
+    assert s.info["polished_moment_residual"] < 1e-9 and s.info["moment_residual"] > 1e-4
+    assert grid.lower_bound - LP_TOL <= s.value <= grid.value + POLISH_TOL
+    assert abs(s.value - grid.value) < abs(s.info["penalised_value"] - grid.value)
+
+
+@pytest.mark.slow
+def test_particles_polish_martingale_paper_case():
+    mu, nu = Density(lambda x: np.ones_like(x), 0.25, 0.75), Density(lambda y: np.ones_like(y), 0.0, 1.0)
+    Pm = MCOTProblem((mu, nu), Power(3), ["relu:4", "relu:8"], martingale="relu:4")
+    sm = solve_mcot(Pm, solver="particles", max_iterations=200, seed=0, polish=True)
+    assert sm.status == Status.CONVERGED and sm.info["polished_moment_residual"] < 1e-9
+    assert sm.value <= 1 / 64 + MART_TOL
+    assert sm.info["moment_residual"] > 1e-4  # the particles alone miss the moments
+
+
+def test_too_many_tuples_to_price_names_candidates_and_labels_the_result():
+    """N = 3 with 600 sites each: 2.2e8 tuples per pricing scan is refused; the advised candidates=
+    runs, and since the candidates miss support points the value carries no bound direction."""
+    p = _random_problem(3, 600, seed=8)
+    with pytest.raises(MMOTInputError, match="candidates="):
+        mm.solve(p, method="mcot", n_functions=3)
+    fewer = [m.points[::20] for m in p.marginals]
+    s = mm.solve(p, method="mcot", n_functions=3, candidates=fewer)
+    assert s.status == Status.OPTIMAL and s.bound == Bound.ESTIMATE and s.lower_bound == -math.inf
+
+
+def test_sites_reports_infeasible_moments_without_a_value():
+    """E x^2 + E y^2 ~ 0.77 > A = 0.1: no measure qualifies; the slack mass must not become a value."""
+    tight = MCOTProblem((MU_1D, NU_1D), Power(2), "hats:4", moment_bound=0.1)
+    s = solve_mcot(tight, solver="sites", refine=2)
+    assert s.status == Status.INFEASIBLE and math.isnan(s.value) and s.lower_bound == -math.inf

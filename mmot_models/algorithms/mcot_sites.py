@@ -1,0 +1,391 @@
+r"""MCOT column generation over tuples of candidate *sites* (solver ``"sites"``; the default for large LPs).
+
+The MCOT candidate LP (:class:`~mmot_models.formulations.moments.MomentLP`) has one column per
+tuple of candidate sites -- ``l_1 x ... x l_N`` columns (multisets when symmetric) -- but only a
+few dozen rows.  Instead of building every column, a restricted master LP (HiGHS, warm-started
+with :class:`~mmot_models.backends.highs.HighsSession`) is grown by *exact pricing*: with the
+master's row duals ``y`` the reduced cost of a tuple ``z`` is
+
+.. math::
+    r(z) = c(z) - \sum_i u_i(z_i) - m(z_1, z_2) - y_{\text{mass}},
+    \qquad u_i(k) = \sum_m y^{(i)}_m \phi^i_m(s^i_k) + y_A\, \theta(|s^i_k|),
+
+(``m`` the martingale term, two marginals only), a pair cost plus per-site potentials.  Every
+tuple is scanned in memory-bounded blocks, every round (``l_1 l_2 = 4`` million entries for two
+2,000-point marginals take a few tens of milliseconds), and the most negative ones enter the master.
+
+Certificate: any ``y`` gives the weak-duality bound ``b^T y + min(0, min_z r(z))`` on the LP over
+*all* candidate tuples (plans have mass 1), because the scan computes ``min_z r(z)`` exactly.  So
+the certified lower bound is available after every round, and it equals the master value when no
+tuple prices out (then the status is ``OPTIMAL``).  It bounds exactly what the full candidate LP
+bounds (solver ``"lp"``): the exact OT value when the candidates are the marginals' own points,
+the continuum MCOT value after the grid correction in the 1D hat case (see :mod:`.moments`).
+An unfinished run reports that certified bound as its value (``info["master_value"]`` is the
+restricted master value, which is *above* the MCOT LP value and bounds nothing).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..costs import PairCost
+from ..errors import MMOTInputError
+from ..formulations.moments import MomentLP
+from ..moment_functions import MCOTProblem
+from ..problem import Marginal, MMOTProblem
+from ..solution import Bound, Solution, Status
+
+__all__ = ["mcot_sites", "PRICING_BLOCK", "MAX_PRICED_TUPLES", "SITES_TOL"]
+
+#: Reduced-cost entries evaluated at once during a pricing scan (memory: 8 bytes each, a few arrays).
+PRICING_BLOCK = 4_000_000
+#: Largest number of candidate tuples scanned exactly per pricing round.
+MAX_PRICED_TUPLES = 200_000_000
+#: Pricing stops when ``min r >= -SITES_TOL * max(1, |master|)`` (well inside ``CERT_REL_TOL``).
+SITES_TOL = 1e-9
+#: Column weight above which a master solution counts as using a slack (infeasible moments).
+SLACK_TOL = 1e-9
+#: Pair-cost matrices cached for pricing when their total size stays below this many entries.
+PAIR_CACHE_ENTRIES = 30_000_000
+
+
+class _Pricer:
+    """Exact scan of the reduced costs of all candidate tuples (or multisets) for duals ``y``."""
+
+    def __init__(self, P: MCOTProblem, sites: list[np.ndarray], form: MomentLP) -> None:
+        self.P, self.sites, self.form = P, sites, form
+        N = P.n_marginals
+        self.N = N
+        self.sizes = [s.shape[0] for s in sites]
+        fams = P.families
+        self.feats = [fams[i].evaluate_sparse(sites[i]).tocsr() for i in range(N)]
+        self.theta = ([P.theta_values(sites[i]) for i in range(N)] if P.moment_bound is not None else None)
+        if P.martingale is not None:
+            self.chi = P.martingale.evaluate_sparse(sites[0]).tocsr()  # (l0, L)
+        self.pairs: dict[tuple[int, int], np.ndarray] = {}
+        if isinstance(P.cost, PairCost):
+            total = sum(self.sizes[i] * self.sizes[j] for i in range(N) for j in range(i + 1, N))
+            if total <= PAIR_CACHE_ENTRIES:
+                for i in range(N):
+                    for j in range(i + 1, N):
+                        if P.symmetric and (0, 1) in self.pairs:
+                            self.pairs[(i, j)] = self.pairs[(0, 1)]
+                            continue
+                        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                            self.pairs[(i, j)] = P.cost.matrix(sites[i], sites[j])
+
+    # ------------------------------------------------------------------ duals -> site potentials
+    def potentials(self, y: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None, float]:
+        P, N = self.P, self.N
+        u: list[np.ndarray] = []
+        off = 0
+        for i in range(N):
+            if P.symmetric:
+                n = P.families[0].n_functions
+                u.append(np.asarray(self.feats[i] @ y[:n]).reshape(-1) / N)
+            else:
+                n = P.families[i].n_functions
+                u.append(np.asarray(self.feats[i] @ y[off:off + n]).reshape(-1))
+                off += n
+        if P.symmetric:
+            off = P.families[0].n_functions
+        U = None
+        if P.martingale is not None:
+            L, d = P.martingale.n_functions, P.dim
+            # sum_{l,a} U_{l,a} chi_l(x) y_a  =  (chi(x) @ U) . y
+            U = np.asarray(self.chi @ y[off:off + L * d].reshape(L, d))  # (l0, d)
+            off += L * d
+        const = 0.0
+        if self.form.has_mass_row:
+            const = float(y[off])
+            off += 1
+        if P.moment_bound is not None:
+            yA = float(y[off])
+            u = [ui + yA * th for ui, th in zip(u, self.theta)]
+        return u, U, const
+
+    def _pair(self, i: int, j: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``c(s^i_a, s^j_b)`` as an ``(len(a), len(b))`` matrix (``a``, ``b`` index arrays)."""
+        C = self.pairs.get((i, j))
+        if C is not None:
+            return C[np.ix_(a, b)]
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return self.P.cost.matrix(self.sites[i][a], self.sites[j][b])
+
+    def tuple_costs(self, idx: np.ndarray) -> np.ndarray:
+        """Costs of index tuples ``(T, N)``: from the cached pair matrices (the numbers the scan used),
+        else per tuple (never a full ``l_i x l_j`` matrix)."""
+        P, N = self.P, self.N
+        if self.pairs:
+            out = np.zeros(idx.shape[0])
+            for i in range(N):
+                for j in range(i + 1, N):
+                    out += self.pairs[(i, j)][idx[:, i], idx[:, j]]
+            return out
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return P.config_cost(np.stack([self.sites[i][idx[:, i]] for i in range(N)], axis=1))
+
+    # ------------------------------------------------------------------ the scan
+    def scan(self, y: np.ndarray, n_keep: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """Exact ``min_z r(z)`` over all tuples, and up to about ``n_keep`` tuples of negative reduced cost."""
+        if self.N == 2:
+            return self._scan2(y, n_keep)
+        return self._scan_n(y, n_keep)
+
+    def _scan2(self, y: np.ndarray, n_keep: int) -> tuple[float, np.ndarray, np.ndarray]:
+        P = self.P
+        u, U, const = self.potentials(y)
+        l0, l1 = self.sizes
+        cols = np.arange(l1)
+        B = max(1, PRICING_BLOCK // max(l1, 1))
+        row_best = np.empty(l0, dtype=np.int64)
+        row_val = np.empty(l0)
+        col_val = np.full(l1, np.inf)
+        col_arg = np.zeros(l1, dtype=np.int64)
+        for s in range(0, l0, B):
+            rows = np.arange(s, min(l0, s + B))
+            if isinstance(P.cost, PairCost):
+                R = self._pair(0, 1, rows, cols)
+            else:
+                ii, jj = np.meshgrid(rows, cols, indexing="ij")
+                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                    R = P.config_cost(np.stack([self.sites[0][ii.reshape(-1)], self.sites[1][jj.reshape(-1)]],
+                                               axis=1)).reshape(rows.size, l1)
+            R = R - u[0][rows, None] - u[1][None, :] - const
+            if U is not None:
+                R = R - U[rows] @ self.sites[1].T
+            R = np.where(np.isnan(R), np.inf, R)
+            a = np.argmin(R, axis=1)
+            row_best[rows] = a
+            row_val[rows] = R[np.arange(rows.size), a]
+            b = np.argmin(R, axis=0)
+            v = R[b, cols]
+            better = v < col_val
+            col_val[better] = v[better]
+            col_arg[better] = rows[b[better]]
+        min_r = float(min(row_val.min(initial=np.inf), col_val.min(initial=np.inf)))
+        cand = np.concatenate([np.stack([np.arange(l0), row_best], 1), np.stack([col_arg, cols], 1)])
+        val = np.concatenate([row_val, col_val])
+        return min_r, cand, val
+
+    def _chunks(self):
+        """All index tuples in blocks of at most :data:`PRICING_BLOCK` (multisets, by first index, when symmetric)."""
+        N, sizes = self.N, self.sizes
+        if self.P.symmetric:
+            from ..formulations.multisets import iter_multisets
+
+            yield from iter_multisets(sizes[0], N, self.P.singular_diagonal, max_rows=PRICING_BLOCK)
+            return
+        total = math.prod(sizes)
+        for s in range(0, total, PRICING_BLOCK):
+            flat = np.arange(s, min(total, s + PRICING_BLOCK), dtype=np.int64)
+            yield np.stack(np.unravel_index(flat, sizes), axis=1)
+
+    def _scan_n(self, y: np.ndarray, n_keep: int) -> tuple[float, np.ndarray, np.ndarray]:
+        P, N = self.P, self.N
+        u, _, const = self.potentials(y)
+        min_r = math.inf
+        keep_idx, keep_val = [], []
+        for idx in self._chunks():
+            c = self.tuple_costs(idx)
+            r = c - sum(u[i][idx[:, i]] for i in range(N)) - const
+            r = np.where(np.isnan(r), np.inf, r)
+            if r.size == 0:
+                continue
+            min_r = min(min_r, float(r.min()))
+            k = min(n_keep, r.size)
+            part = np.argpartition(r, k - 1)[:k]
+            keep_idx.append(idx[part])
+            keep_val.append(r[part])
+        if not keep_idx:
+            return math.inf, np.zeros((0, N), dtype=np.int64), np.zeros(0)
+        idx, val = np.concatenate(keep_idx), np.concatenate(keep_val)
+        k = min(n_keep, val.size)
+        part = np.argpartition(val, k - 1)[:k]
+        return min_r, idx[part].astype(np.int64), val[part]
+
+
+def _initial_tuples(P: MCOTProblem, sites: list[np.ndarray]) -> np.ndarray:
+    """A feasible start when the candidates are the marginals' own points: a coupling's support.
+
+    North-west corner on the points sorted along the first axis (the monotone coupling in 1D); for
+    a symmetric problem the cyclic quantile shift ``(F^-1(u), F^-1(u + 1/N), ...)``, whose tuples
+    avoid the diagonal.  Sites that are not a marginal's own points get uniform weights (the tuples
+    are then only a start; the slack columns keep the first master feasible).
+    """
+    N = P.n_marginals
+    cums, orders = [], []
+    for m, s in zip(P.marginals, sites):
+        if isinstance(m, Marginal) and m.points.shape == s.shape and np.array_equal(m.points, s):
+            w = m.weights
+        else:  # candidates are not the support: any tuples do (slack columns make the master feasible)
+            w = np.full(s.shape[0], 1.0 / s.shape[0])
+        order = np.lexsort(s.T[::-1])
+        orders.append(order)
+        cums.append(np.concatenate([[0.0], np.cumsum(w[order])]))
+    shifts = [k / N if P.symmetric else 0.0 for k in range(N)]
+    q = np.unique(np.concatenate([np.mod(c + sh, 1.0) for c, sh in zip(cums, shifts)] + [[0.0, 1.0]]))
+    mid = (q[:-1] + q[1:]) / 2
+    cols = []
+    for c, sh, order in zip(cums, shifts, orders):
+        k = np.clip(np.searchsorted(c, np.mod(mid - sh, 1.0), side="right") - 1, 0, order.size - 1)
+        cols.append(order[k])
+    idx = np.stack(cols, axis=1).astype(np.int64)
+    if P.symmetric:
+        idx = np.sort(idx, axis=1)
+    return np.unique(idx, axis=0)
+
+
+def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.ndarray],
+               source: MMOTProblem | None = None, delta: float | None = None, max_iterations: int = 200,
+               n_add: int | None = None, time_limit: float | None = None, threads: int | None = None,
+               verbose: bool = False) -> Solution:
+    """Column generation over tuples of the candidate ``sites`` with exact pricing (module docstring).
+
+    Same LP, same value and same bound semantics as the full candidate LP of solver ``"lp"``,
+    without building all ``prod(l_i)`` columns.  Called by :func:`~.moments.solve_mcot`.
+    """
+    from ..backends.highs import HighsSession
+    from .moments import COLGEN_HIGHS_OPTIONS, _lp_solution, candidate_count
+
+    if backend != "highs":
+        raise MMOTInputError("solver='sites' warm-starts a HiGHS session; use backend='highs' "
+                             "(or solver='lp' with backend='pyomo' for a candidate LP that fits in memory)")
+    t0 = time.perf_counter()
+    P = problem
+    N = P.n_marginals
+    pou = np.abs(np.asarray(P.families[0].evaluate_sparse(sites[0]).sum(axis=1)).reshape(-1) - 1.0).max() <= 1e-12
+    form = MomentLP(P, mass_row=not pou)
+    n_tuples = candidate_count(P, sites)
+    if n_tuples > MAX_PRICED_TUPLES:
+        raise MMOTInputError(
+            f"exact pricing would scan {n_tuples:,} candidate tuples per round (> {MAX_PRICED_TUPLES:,}); "
+            "pass fewer candidate sites with candidates=... (then the value bounds only MCOT on those sites) "
+            "or, for an MCOTProblem, use solver='colgen' (continuous positions, an estimate)")
+    pricer = _Pricer(P, sites, form)
+    if n_add is None:
+        n_add = max(200, 2 * sum(pricer.sizes)) if N == 2 else 2000
+    idx0 = _initial_tuples(P, sites)
+    cost0 = pricer.tuple_costs(idx0) if idx0.shape[0] else np.zeros(0)
+    ok = np.isfinite(cost0)
+    idx0, cost0 = idx0[ok], cost0[ok]
+    A0 = form.columns_from_indices(sites, idx0) if idx0.shape[0] else sp.csc_matrix((form.n_rows, 0))
+    scale_c = 1.0
+    if idx0.shape[0]:
+        scale_c = float(np.max(np.abs(cost0), initial=1.0))
+    M = 1e3 * (1.0 + scale_c)
+    lp0 = form.build(cost0, A0, indices=idx0, slack_penalty=M)
+    n0, n_slack = cost0.size, lp0.n_cols - cost0.size
+    session = HighsSession(lp0, time_limit=None, threads=threads, verbose=verbose,  # round 1: no limit
+                           options=dict(COLGEN_HIGHS_OPTIONS))
+    all_idx, all_cost, all_cols = [idx0], [cost0], [A0]
+    seen = set(map(tuple, idx0.tolist()))
+    t_build = time.perf_counter() - t0
+    status, res, good, min_r, it = Status.ITERATION_LIMIT, None, None, -math.inf, 0
+    best_lower, history = -math.inf, []
+    try:
+        for it in range(1, max_iterations + 1):
+            if time_limit is not None and it > 1:  # one round always runs: it yields a certified bound
+                left = time_limit - (time.perf_counter() - t0)
+                if left <= 0:
+                    status = Status.TIME_LIMIT
+                    break
+                session.set_time_limit(left)
+            res = session.run()
+            if res.row_dual is None or res.x is None or res.status != Status.OPTIMAL:
+                status = res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR
+                res = good if good is not None else res  # keep the last solved master (its scan is min_r)
+                break
+            good = res
+            y = res.row_dual
+            min_r, cand, val = pricer.scan(y, n_add)
+            master = float(res.objective)
+            dual = float(form.certificate(np.zeros(0), sp.csc_matrix((form.n_rows, 0)), None, y)["dual_value"])
+            lower = dual + min(0.0, min_r)
+            best_lower = max(best_lower, lower)
+            history.append({"iteration": it, "master": master, "min_reduced_cost": min_r, "lower": lower})
+            if min_r >= -SITES_TOL * max(1.0, abs(master)):
+                status = Status.OPTIMAL
+                break
+            sel = val < -SITES_TOL * max(1.0, abs(master)) * 1e-3
+            new = cand[sel]
+            if P.symmetric:
+                new = np.sort(new, axis=1)
+            new = np.unique(new, axis=0)
+            new = np.array([t for t in new.tolist() if tuple(t) not in seen], dtype=np.int64).reshape(-1, N)
+            if new.shape[0] == 0:  # every improving tuple is already in the master: numerically stuck
+                status = Status.NUMERICAL_ERROR
+                break
+            seen.update(map(tuple, new.tolist()))
+            nc = pricer.tuple_costs(new)
+            fin = np.isfinite(nc)
+            new, nc = new[fin], nc[fin]
+            cols = form.columns_from_indices(sites, new)
+            session.add_columns(nc, np.zeros(nc.size), np.full(nc.size, np.inf), cols)
+            all_idx.append(new)
+            all_cost.append(nc)
+            all_cols.append(cols)
+    finally:
+        session.close()
+    if res is None:
+        raise MMOTInputError("column generation over sites made no master solve; raise time_limit")
+    if res.x is None or res.row_dual is None:
+        return Solution(value=math.nan, status=res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR,
+                        method="mcot", backend=res.backend, bound=Bound.ESTIMATE, iterations=it,
+                        wall_time_s=time.perf_counter() - t0,
+                        message=f"the restricted master LP stopped without a solution: {res.message}",
+                        info={"solver": "sites", "colgen_iterations": it, "history": history}, problem=source)
+    idx = np.concatenate(all_idx)
+    c_all = np.concatenate(all_cost)
+    A_all = sp.hstack(all_cols).tocsc()
+    x = res.x
+    w = np.concatenate([x[:n0], x[n0 + n_slack:]])
+    w = np.concatenate([w, np.zeros(c_all.size - w.size)])[:c_all.size]  # columns added after the last solve
+    slack = float(x[n0:n0 + n_slack].sum())
+    lp_final = form.build(c_all, A_all, indices=idx)
+    out: dict[str, Any] = {"status": Status.OPTIMAL if status == Status.OPTIMAL else status}
+    out.update(form.certificate(c_all, A_all, np.maximum(w, 0.0), res.row_dual))
+    # the violation over ALL candidate tuples (the scan), not only the master's columns
+    viol = max(0.0, -min_r) if math.isfinite(min_r) else math.inf
+    out.update(dual_violation=viol, certified_lower=out["dual_value"] - viol, min_reduced_cost=min_r)
+    keep = np.flatnonzero(w > 1e-12)
+    out.update(atom_columns=keep, atom_weights=w[keep], slack_mass=slack, weights=w)
+    if slack > SLACK_TOL:
+        out["status"] = Status.INFEASIBLE
+    extra = {"colgen_iterations": it, "n_master_columns": int(c_all.size), "n_candidate_tuples": int(n_tuples),
+             "pricing_certified": True, "master_value": out.get("primal_value", math.nan),
+             "history": history}
+    run_status = out["status"]
+    sol = _lp_solution(P, source, form, lp_final, res, out, sites, idx, delta, t0, t_build, "sites", extra=extra)
+    from dataclasses import replace
+
+    sol.info["n_candidates"] = int(n_tuples)
+    if run_status == Status.INFEASIBLE:  # slack mass left: no measure on the candidates has these moments
+        return replace(sol, value=math.nan, lower_bound=-math.inf, bound=Bound.ESTIMATE, iterations=it,
+                       message="no measure on the candidate sites matches the moments (slack mass "
+                               f"{slack:.2e} left); add candidates (refine/grid) or check the data")
+    if sol.status == Status.OPTIMAL:
+        return replace(sol, iterations=it)
+    # unfinished: the master value bounds nothing; report the best certified bound met
+    status_out = run_status if run_status != Status.OPTIMAL else Status.NUMERICAL_ERROR
+    master = out.get("primal_value", math.nan)
+    if _bounds_ot(P, sites, delta) and math.isfinite(best_lower):
+        lower = best_lower - (delta or 0.0)
+        msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = the "
+               f"certified lower bound, restricted master value {master:.6g}")
+        return replace(sol, status=status_out, value=lower, lower_bound=lower, bound=Bound.LOWER, iterations=it,
+                       message=msg)
+    msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = restricted "
+           "master value (an estimate: bounds nothing)")
+    return replace(sol, status=status_out, value=master, lower_bound=-math.inf, bound=Bound.ESTIMATE,
+                   iterations=it, message=msg)
+
+
+def _bounds_ot(P: MCOTProblem, sites: list[np.ndarray], delta: float | None) -> bool:
+    from .moments import _covers_supports
+
+    return _covers_supports(P, sites) or delta is not None
