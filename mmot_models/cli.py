@@ -14,8 +14,8 @@ import importlib
 import json
 import math
 import os
+import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,16 +47,11 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def write_json_atomic(data: Any, path: str | os.PathLike, *, what: str = "--output") -> None:
+    """Write ``data`` as JSON to ``path`` through :func:`mmot_models.fileio.atomic_write_text`."""
+    from .fileio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=1, default=_json_default) + "\n", what=what)
 
 
 def emit_json(data: Any) -> None:
@@ -109,20 +104,47 @@ def _collect_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def check_outputs(*outputs: tuple[str, str | None, bool]) -> None:
+    """Validate every output path of a subcommand before any work: ``(option, path, is_plot)`` triples.
+
+    Raises :class:`~mmot_models.errors.MMOTInputError` for a missing or unwritable directory, a
+    directory given as a file, an unknown figure format, or two options naming the same file.
+    """
+    from .fileio import check_distinct_outputs, check_output_path
+
+    for what, path, plot in outputs:
+        if path is not None:
+            check_output_path(path, what=what, plot=plot)
+    check_distinct_outputs(*[(what, path) for what, path, _ in outputs])
+
+
+#: Methods whose solution carries no plan (bounds only): ``--plot`` and the demo figure need a plan.
+PLANLESS_METHODS = ("meanfield", "variance", "sdp")
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
+    from .errors import MMOTInputError
     from .io import load_problem
     from .solve import solve
 
+    check_outputs(("--output", args.output, False), ("--plot", args.plot, True))
     problem = load_problem(args.file)
+    if args.plot:
+        if problem.dim != 1:
+            raise MMOTInputError(f"--plot draws 1D plans and this problem is {problem.dim}D: drop --plot "
+                                 "(--output writes the plan as JSON)")
+        if args.method in PLANLESS_METHODS:
+            raise MMOTInputError(f"--plot needs a plan and method {args.method!r} computes a bound only; "
+                                 "drop --plot or use a method with a plan (auto, symmetric, primal, colgen, entropic)")
     sol = solve(problem, method=args.method, backend=args.backend, **_collect_options(args))
     if args.output:
         write_json_atomic(sol.to_dict(include_plan=True), args.output)
     if args.plot:
         from .plotting import plot_comotion_1d
-        if problem.dim == 1 and sol.has_plan:
+        if sol.has_plan:
             plot_comotion_1d(sol, args.plot)
         else:
-            print("note: --plot draws 1D plans only; nothing plotted", file=sys.stderr)
+            print(f"note: {sol.method} returned no plan ({sol.status.value}); nothing plotted", file=sys.stderr)
     if args.json:
         emit_json(sol.summary())
     else:
@@ -156,6 +178,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_comotion_1d
     from .solve import solve
 
+    from .errors import MMOTInputError
+
+    check_outputs(("--output", args.output, True))
+    if args.method in PLANLESS_METHODS:
+        raise MMOTInputError(f"the demo plots the optimal plan and method {args.method!r} computes a bound only; "
+                             "use --method auto, symmetric, primal, colgen or entropic")
     problem = demo_problem()
     sol = solve(problem, method=args.method, backend=args.backend)
     marg = problem.marginals[0]
@@ -178,8 +206,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.output)
     x = marg.points[:, 0]
     ref = comotion_functions_1d(x, marg.weights, problem.n_marginals)
-    plot_comotion_1d(sol, out, reference=ref, x_ref=x,
-                     title=f"demo: N={problem.n_marginals} Gaussian, Coulomb, value {sol.value:.6f}")
+    if sol.has_plan:
+        plot_comotion_1d(sol, out, reference=ref, x_ref=x,
+                         title=f"demo: N={problem.n_marginals} Gaussian, Coulomb, value {sol.value:.6f}")
+    else:
+        print(f"note: {sol.method} returned no plan ({sol.status.value}); {out} not written", file=sys.stderr)
     if args.json:
         d = sol.summary()
         d["cyclic_quantile_value"] = quantile_value
@@ -235,22 +266,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_TERMINATED = 128 + int(signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    from .fileio import Terminated
+
+    raise Terminated(signum)
+
+
+def _install_sigterm_handler() -> Any:
+    """Turn ``SIGTERM`` into :class:`~mmot_models.fileio.Terminated` (main thread only); return the old handler.
+
+    A signal that arrives while a native solver runs takes effect when that call returns to Python
+    (as ``Ctrl-C`` does); output files are then never left half written.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .errors import MMOTInputError
+    from .fileio import Terminated, remove_temporaries
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _install_sigterm_handler()
     try:
         return int(args.func(args))
     except MMOTInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MemoryError:
         print("error: out of memory; use a smaller grid or method='entropic'", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("error: terminated (SIGTERM); no output file was left half written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:  # pragma: no cover
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        remove_temporaries()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (the CLI contract: exactly one ``error:`` line)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover
