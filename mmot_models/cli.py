@@ -269,23 +269,78 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_TERMINATED = 128 + int(signal.SIGTERM)
 
 
+#: Seconds the main thread gets to turn SIGTERM into a clean exit before the watchdog ends the process
+#: (a native solver call, e.g. a HiGHS run, only returns to Python when it is done).
+TERM_GRACE_S = 2.0
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
     from .fileio import Terminated
 
     raise Terminated(signum)
 
 
-def _install_sigterm_handler() -> Any:
-    """Turn ``SIGTERM`` into :class:`~mmot_models.fileio.Terminated` (main thread only); return the old handler.
+class _SigtermGuard:
+    """SIGTERM -> :class:`~mmot_models.fileio.Terminated` in the main thread, with a watchdog.
 
-    A signal that arrives while a native solver runs takes effect when that call returns to Python
-    (as ``Ctrl-C`` does); output files are then never left half written.
+    Python runs signal handlers between bytecodes, so inside a long native call (a HiGHS solve)
+    the exception would wait for the call to return.  The interpreter also writes the signal
+    number to a wake-up pipe at once; a watchdog thread reads it and, if the main thread has not
+    finished within :data:`TERM_GRACE_S`, removes the temporary files of writes in progress and
+    ends the process with status 143, as an unhandled SIGTERM would.
     """
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+    def __init__(self) -> None:
+        import threading
+
+        self.active = threading.current_thread() is threading.main_thread()
+        if not self.active:
+            return
+        self.done = threading.Event()
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.wfd, False)
+        try:
+            self.old_wakeup = signal.set_wakeup_fd(self.wfd, warn_on_full_buffer=False)
+        except ValueError:  # pragma: no cover - not the main thread of the main interpreter
+            os.close(self.rfd)
+            os.close(self.wfd)
+            self.active = False
+            return
+        self.previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        if self.previous is None:  # installed outside Python: restore the default
+            self.previous = signal.SIG_DFL
+        self.thread = threading.Thread(target=self._watch, name="mmot-sigterm-watchdog", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        from .fileio import remove_temporaries
+
+        while True:
+            try:
+                data = os.read(self.rfd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if int(signal.SIGTERM) in data:
+                break
+        if self.done.wait(TERM_GRACE_S):
+            return
+        remove_temporaries()
+        try:
+            os.write(2, b"error: terminated (SIGTERM) during a solver call; no output file was written\n")
+        finally:
+            os._exit(EXIT_TERMINATED)
+
+    def close(self) -> None:
+        if not self.active:
+            return
+        self.done.set()
+        signal.signal(signal.SIGTERM, self.previous)
+        signal.set_wakeup_fd(self.old_wakeup)
+        os.close(self.wfd)
+        self.thread.join(timeout=1.0)
+        os.close(self.rfd)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = _install_sigterm_handler()
+    guard = _SigtermGuard()
     try:
         return int(args.func(args))
     except MMOTInputError as exc:
@@ -311,8 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         remove_temporaries()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        guard.close()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -176,6 +176,10 @@ def check_output_path(path: str | os.PathLike, *, what: str = "output", plot: bo
     """
     p = _as_path(path, what)
     suffix = p.suffix.lower()
+    target = _target(p)
+    st = _stat(target)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise MMOTInputError(f"{what} {p} is a directory; give a file name inside it")
     if plot:
         formats = plot_formats()
         if suffix.lstrip(".") not in formats:
@@ -184,12 +188,8 @@ def check_output_path(path: str | os.PathLike, *, what: str = "output", plot: bo
         allowed = tuple(suffixes)
         if suffix not in allowed:
             raise MMOTInputError(f"{what} {p}: unknown extension {suffix!r}; use {' or '.join(allowed)}")
-    target = _target(p)
-    st = _stat(target)
     if st is not None:
         kind = _kind(st)
-        if kind == "directory":
-            raise MMOTInputError(f"{what} {p} is a directory; give a file name inside it")
         if kind == "stream":
             if not os.access(target, os.W_OK):
                 raise MMOTInputError(f"{what} {p}: permission denied")
