@@ -113,7 +113,7 @@ def _npz_to_dict(p: Path) -> dict[str, Any]:
             data: dict[str, Any] = {}
             if "cost" in files:
                 raw = str(z["cost"])
-                data["cost"] = json.loads(raw) if raw.strip().startswith("{") else raw
+                data["cost"] = json.loads(raw) if raw.strip()[:1] in ("{", '"') else raw
             if "name" in files:
                 data["name"] = str(z["name"])
             if "marginal_0_points" in files:
