@@ -119,7 +119,7 @@ def check_outputs(*outputs: tuple[str, str | None, bool]) -> None:
 
 
 #: Methods whose solution carries no plan (bounds only): ``--plot`` and the demo figure need a plan.
-PLANLESS_METHODS = ("meanfield", "variance", "sdp")
+PLANLESS_METHODS = ("krep", "sdp", "meanfield", "variance")
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
