@@ -295,7 +295,7 @@ def check_index_tuples(idx: np.ndarray | Sequence, sizes: Sequence[int]) -> np.n
         raise MMOTInputError(f"index tuples must be integers, got dtype {arr.dtype}")
     if arr.size:
         hi = np.asarray(sizes)
-        if np.any(arr < 0) or np.any(arr >= hi[None, :]):
+        if np.any(arr.min(axis=0) < 0) or np.any(arr.max(axis=0) >= hi):
             raise MMOTInputError(f"index tuples out of range: marginal i has indices 0..sizes[i]-1, sizes {tuple(sizes)}")
     return arr.astype(np.intp, copy=False)
 
