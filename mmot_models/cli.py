@@ -1,7 +1,9 @@
 """The ``mmot`` command.
 
 Exit codes: 0 success; 2 bad input (one line ``error: ...`` on stderr, nothing written);
-3 the solver did not reach a certified / converged answer (the result is still printed).
+3 the solver did not reach a certified / converged answer (the result is still printed);
+143 terminated by SIGTERM (temporary files removed, nothing half written).  Every output path is
+checked (:func:`check_outputs`) before a subcommand does any work.
 
 Subcommands provided by optional modules register themselves through :data:`EXTENSIONS`
 (``"name": "module:register"``, where ``register(subparsers)`` adds a parser whose ``func``
@@ -19,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "EXTENSIONS", "emit_json", "write_json_atomic", "solution_exit_code", "EXIT_OK",
-           "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED"]
+__all__ = ["main", "EXTENSIONS", "emit_json", "write_json_atomic", "check_outputs", "solution_exit_code", "EXIT_OK",
+           "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED", "EXIT_TERMINATED", "PLANLESS_METHODS", "TERM_GRACE_S"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CERTIFIED = 0, 2, 3
 
