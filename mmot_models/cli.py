@@ -1,7 +1,9 @@
 """The ``mmot`` command.
 
 Exit codes: 0 success; 2 bad input (one line ``error: ...`` on stderr, nothing written);
-3 the solver did not reach a certified / converged answer (the result is still printed).
+3 the solver did not reach a certified / converged answer (the result is still printed);
+143 terminated by SIGTERM (temporary files removed, nothing half written).  Every output path is
+checked (:func:`check_outputs`) before a subcommand does any work.
 
 Standard output carries only what this package prints: while a command runs, file descriptor 1
 is pointed at standard error, so banners and logs that native libraries (HiGHS, Clarabel, SCS,
@@ -22,13 +24,14 @@ import io
 import json
 import math
 import os
+import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "EXTENSIONS", "emit_json", "methods_document", "OPTIONS_HELP", "write_json_atomic", "solution_exit_code", "EXIT_OK",
-           "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED"]
+__all__ = ["main", "EXTENSIONS", "emit_json", "methods_document", "OPTIONS_HELP", "write_json_atomic",
+           "check_outputs", "solution_exit_code", "EXIT_OK", "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED",
+           "EXIT_TERMINATED", "PLANLESS_METHODS", "TERM_GRACE_S"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CERTIFIED = 0, 2, 3
 
@@ -55,16 +58,11 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def write_json_atomic(data: Any, path: str | os.PathLike, *, what: str = "--output") -> None:
+    """Write ``data`` as JSON to ``path`` through :func:`mmot_models.fileio.atomic_write_text`."""
+    from .fileio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=1, default=_json_default) + "\n", what=what)
 
 
 class _JsonChannel:
@@ -236,20 +234,47 @@ def _collect_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def check_outputs(*outputs: tuple[str, str | None, bool]) -> None:
+    """Validate every output path of a subcommand before any work: ``(option, path, is_plot)`` triples.
+
+    Raises :class:`~mmot_models.errors.MMOTInputError` for a missing or unwritable directory, a
+    directory given as a file, an unknown figure format, or two options naming the same file.
+    """
+    from .fileio import check_distinct_outputs, check_output_path
+
+    for what, path, plot in outputs:
+        if path is not None:
+            check_output_path(path, what=what, plot=plot)
+    check_distinct_outputs(*[(what, path) for what, path, _ in outputs])
+
+
+#: Methods whose solution carries no plan (bounds only): ``--plot`` and the demo figure need a plan.
+PLANLESS_METHODS = ("krep", "sdp", "meanfield", "variance")
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
+    from .errors import MMOTInputError
     from .io import load_problem
     from .solve import solve
 
+    check_outputs(("--output", args.output, False), ("--plot", args.plot, True))
     problem = load_problem(args.file)
+    if args.plot:
+        if problem.dim != 1:
+            raise MMOTInputError(f"--plot draws 1D plans and this problem is {problem.dim}D: drop --plot "
+                                 "(--output writes the plan as JSON)")
+        if args.method in PLANLESS_METHODS:
+            raise MMOTInputError(f"--plot needs a plan and method {args.method!r} computes a bound only; "
+                                 "drop --plot or use a method with a plan (auto, symmetric, primal, colgen, entropic)")
     sol = solve(problem, method=args.method, backend=args.backend, **_collect_options(args))
     if args.output:
         write_json_atomic(sol.to_dict(include_plan=True), args.output)
     if args.plot:
         from .plotting import plot_comotion_1d
-        if problem.dim == 1 and sol.has_plan:
+        if sol.has_plan:
             plot_comotion_1d(sol, args.plot)
         else:
-            print("note: --plot draws 1D plans only; nothing plotted", file=sys.stderr)
+            print(f"note: {sol.method} returned no plan ({sol.status.value}); nothing plotted", file=sys.stderr)
     if args.json:
         emit_json(sol.summary())
     else:
@@ -283,6 +308,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_comotion_1d
     from .solve import solve
 
+    from .errors import MMOTInputError
+
+    check_outputs(("--output", args.output, True))
     problem = demo_problem()
     sol = solve(problem, method=args.method, backend=args.backend)
     marg = problem.marginals[0]
@@ -433,14 +461,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_TERMINATED = 128 + int(signal.SIGTERM)
+
+
+#: Seconds the main thread gets to turn SIGTERM into a clean exit before the watchdog ends the process
+#: (a native solver call, e.g. a HiGHS run, only returns to Python when it is done).
+TERM_GRACE_S = 2.0
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    from .fileio import Terminated
+
+    raise Terminated(signum)
+
+
+class _SigtermGuard:
+    """SIGTERM -> :class:`~mmot_models.fileio.Terminated` in the main thread, with a watchdog.
+
+    Python runs signal handlers between bytecodes, so inside a long native call (a HiGHS solve)
+    the exception would wait for the call to return.  The interpreter also writes the signal
+    number to a wake-up pipe at once; a watchdog thread reads it and, if the main thread has not
+    finished within :data:`TERM_GRACE_S`, removes the temporary files of writes in progress and
+    ends the process with status 143, as an unhandled SIGTERM would.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.active = threading.current_thread() is threading.main_thread()
+        if not self.active:
+            return
+        self.done = threading.Event()
+        self.rfd, self.wfd = os.pipe()
+        os.set_blocking(self.wfd, False)
+        try:
+            self.old_wakeup = signal.set_wakeup_fd(self.wfd, warn_on_full_buffer=False)
+        except ValueError:  # pragma: no cover - not the main thread of the main interpreter
+            os.close(self.rfd)
+            os.close(self.wfd)
+            self.active = False
+            return
+        self.previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        if self.previous is None:  # installed outside Python: restore the default
+            self.previous = signal.SIG_DFL
+        self.thread = threading.Thread(target=self._watch, name="mmot-sigterm-watchdog", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        from .fileio import remove_temporaries
+
+        while True:
+            try:
+                data = os.read(self.rfd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if int(signal.SIGTERM) in data:
+                break
+        if self.done.wait(TERM_GRACE_S):
+            return
+        remove_temporaries()
+        try:
+            os.write(2, b"error: terminated (SIGTERM) during a solver call; no output file was written\n")
+        finally:
+            os._exit(EXIT_TERMINATED)
+
+    def close(self) -> None:
+        if not self.active:
+            return
+        self.done.set()
+        signal.signal(signal.SIGTERM, self.previous)
+        signal.set_wakeup_fd(self.old_wakeup)
+        os.close(self.wfd)
+        self.thread.join(timeout=1.0)
+        os.close(self.rfd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .errors import MMOTInputError
+    from .fileio import Terminated, remove_temporaries
 
     parser = build_parser()
     args = parser.parse_args(argv)
     json_mode = bool(getattr(args, "json", False))
     env_backend = os.environ.get("MPLBACKEND")
     _headless_matplotlib()
+    guard = _SigtermGuard()
     try:
         with _stdout_reserved(json_mode) as channel:
             code = int(args.func(args))
@@ -453,17 +560,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.close(devnull)
         return code
     except MMOTInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MemoryError:
         print("error: out of memory; use a smaller grid or method='entropic'", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("error: terminated (SIGTERM); no output file was left half written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:  # pragma: no cover
         print("error: interrupted", file=sys.stderr)
         return 130
     finally:
         if env_backend is None:  # the choice was for this command only (matplotlib has read it)
             os.environ.pop("MPLBACKEND", None)
+        remove_temporaries()
+        guard.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (the CLI contract: exactly one ``error:`` line)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

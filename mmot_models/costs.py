@@ -18,7 +18,8 @@ user who wants a finite diagonal chooses :class:`SoftCoulomb`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +30,17 @@ __all__ = [
     "PairCost", "Coulomb", "SoftCoulomb", "Power", "RepulsiveHarmonic", "Yukawa", "GaussianCost",
     "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "pairwise_distances",
 ]
+
+
+def _param(value: Any, what: str, *, positive: bool = True) -> float:
+    """A cost parameter as a finite float (``> 0``, or ``>= 0`` when ``positive=False``), else
+    :class:`MMOTInputError`."""
+    ok_type = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+    v = float(value) if ok_type else math.nan
+    if not (math.isfinite(v) and (v > 0 if positive else v >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise MMOTInputError(f"{what} {bound} (one finite number), got {value!r}")
+    return v
 
 
 def _as_points(x: np.ndarray) -> np.ndarray:
@@ -122,8 +134,9 @@ class SoftCoulomb(PairCost):
     kind: str = field(default="soft_coulomb", init=False)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.a) and self.a > 0):
-            raise MMOTInputError(f"soft Coulomb needs a > 0, got a={self.a}; use 'coulomb' for a = 0")
+        if isinstance(self.a, (int, float, np.integer, np.floating)) and self.a == 0:
+            raise MMOTInputError("soft Coulomb needs a > 0, got a=0; use 'coulomb' for a = 0")
+        object.__setattr__(self, "a", _param(self.a, "soft Coulomb needs a"))
 
     def of_distance(self, r: np.ndarray) -> np.ndarray:
         return 1.0 / np.sqrt(r * r + self.a * self.a)
@@ -140,8 +153,7 @@ class Power(PairCost):
     kind: str = field(default="power", init=False)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.p) and self.p > 0):
-            raise MMOTInputError(f"power cost needs p > 0, got p={self.p}")
+        object.__setattr__(self, "p", _param(self.p, "power cost needs p"))
 
     def of_distance(self, r: np.ndarray) -> np.ndarray:
         return r ** self.p
@@ -169,8 +181,7 @@ class Yukawa(PairCost):
     singular_diagonal: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.k) and self.k >= 0):
-            raise MMOTInputError(f"Yukawa cost needs k >= 0, got k={self.k}")
+        object.__setattr__(self, "k", _param(self.k, "Yukawa cost needs k", positive=False))
 
     def of_distance(self, r: np.ndarray) -> np.ndarray:
         safe = np.where(r > 0, r, 1.0)
@@ -188,8 +199,7 @@ class GaussianCost(PairCost):
     kind: str = field(default="gaussian", init=False)
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.sigma) and self.sigma > 0):
-            raise MMOTInputError(f"Gaussian cost needs sigma > 0, got sigma={self.sigma}")
+        object.__setattr__(self, "sigma", _param(self.sigma, "Gaussian cost needs sigma"))
 
     def of_distance(self, r: np.ndarray) -> np.ndarray:
         return np.exp(-(r * r) / (2.0 * self.sigma ** 2))
@@ -247,8 +257,10 @@ class NaryCost:
     def __post_init__(self) -> None:
         if not callable(self.fn):
             raise MMOTInputError("NaryCost needs fn: a callable fn(X) with X of shape (m, N, d)")
-        if int(self.n_body) < 2:
-            raise MMOTInputError(f"NaryCost needs n_body >= 2, got {self.n_body}")
+        n = self.n_body
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 2:
+            raise MMOTInputError(f"NaryCost needs an integer n_body >= 2, got {n!r}")
+        object.__setattr__(self, "n_body", int(n))
 
     @property
     def is_pair(self) -> bool:
@@ -296,7 +308,11 @@ def cost_from_spec(spec: str | Mapping[str, Any] | PairCost | NaryCost) -> PairC
     key = _ALIASES.get(key, key)
     if key not in _COSTS:
         raise MMOTInputError(f"unknown cost {kind!r}; choose one of {', '.join(COST_NAMES)}")
-    try:
-        return _COSTS[key](**params)
-    except TypeError as exc:
-        raise MMOTInputError(f"bad parameters {params} for cost {key!r}: {exc}") from None
+    cls = _COSTS[key]
+    allowed = [f.name for f in fields(cls) if f.init]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(allowed)}" if allowed else "takes no parameters"
+        raise MMOTInputError(f"bad parameters {params} for cost {key!r}: unknown {', '.join(map(repr, unknown))}; "
+                             f"it {takes}")
+    return cls(**params)

@@ -10,13 +10,12 @@ Unequal marginals replace ``points``/``weights``/``n_marginals`` by
 
 NPZ files hold the same fields as arrays: ``points``, ``weights``, ``n_marginals`` and
 ``cost`` (a JSON string), or ``marginal_K_points`` / ``marginal_K_weights`` for K = 0..N-1.
-Writing is atomic: a failed save leaves no partial file.
+Writing goes through :mod:`mmot_models.fileio` (path checked first, atomic, no partial file).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,13 @@ def problem_from_dict(data: dict[str, Any], *, source: str = "problem") -> MMOTP
         raise MMOTInputError(f"{source}: the top level must be an object with points/weights or marginals")
     if "cost" not in data:
         raise MMOTInputError(f'{source}: missing "cost" (a name such as "coulomb" or {{"kind": ..., ...}})')
-    name = str(data.get("name", Path(source).stem if source != "problem" else "problem"))
-    normalize = bool(data.get("normalize", False))
+    name = data.get("name", Path(source).stem if source != "problem" else "problem")
+    if not isinstance(name, str):
+        raise MMOTInputError(f'{source}: "name" must be a string, got {type(name).__name__}')
+    normalize = data.get("normalize", False)
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise MMOTInputError(f'{source}: "normalize" must be true or false, got {normalize!r}')
+    normalize = bool(normalize)
     if "marginals" in data:
         margs = data["marginals"]
         if not isinstance(margs, list) or len(margs) < 2:
@@ -67,9 +71,13 @@ def _marginal(points: Any, weights: Any, normalize: bool, where: str) -> Margina
 
 def load_problem(path: str | os.PathLike) -> MMOTProblem:
     """Read a problem from a ``.json`` or ``.npz`` file."""
-    p = Path(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise MMOTInputError(f"load_problem expects a file path (str or os.PathLike), got {type(path).__name__}")
+    p = Path(os.fsdecode(os.fspath(path)))
     if not p.exists():
         raise MMOTInputError(f"cannot read {p}: no such file")
+    if p.is_dir():
+        raise MMOTInputError(f"cannot read {p}: it is a directory; give a .json or .npz file")
     suffix = p.suffix.lower()
     try:
         if suffix == ".json":
@@ -81,6 +89,11 @@ def load_problem(path: str | os.PathLike) -> MMOTProblem:
             raise MMOTInputError(f"cannot read {p}: unknown extension {suffix!r}; use .json or .npz")
     except json.JSONDecodeError as exc:
         raise MMOTInputError(f"cannot read {p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise MMOTInputError(f"cannot read {p}: the JSON is nested too deeply; a problem file is at most "
+                             "a few levels deep") from None
+    except UnicodeDecodeError as exc:
+        raise MMOTInputError(f"cannot read {p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, MMOTInputError):
             raise
@@ -91,12 +104,16 @@ def load_problem(path: str | os.PathLike) -> MMOTProblem:
 def _npz_to_dict(p: Path) -> dict[str, Any]:
     import zipfile
     try:
-        with np.load(p, allow_pickle=False) as z:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise MMOTInputError(f"cannot read {p}: this is a single .npy array, not a .npz archive; save the "
+                                 "fields with numpy.savez (points, weights, n_marginals, cost)")
+        with loaded as z:
             files = set(z.files)
             data: dict[str, Any] = {}
             if "cost" in files:
                 raw = str(z["cost"])
-                data["cost"] = json.loads(raw) if raw.strip().startswith("{") else raw
+                data["cost"] = json.loads(raw) if raw.strip()[:1] in ("{", '"') else raw
             if "name" in files:
                 data["name"] = str(z["name"])
             if "marginal_0_points" in files:
@@ -111,7 +128,11 @@ def _npz_to_dict(p: Path) -> dict[str, Any]:
                     if key in files:
                         data[key] = z[key]
                 if "n_marginals" in files:
-                    data["n_marginals"] = int(z["n_marginals"])
+                    n = z["n_marginals"]
+                    if n.shape != () or n.dtype.kind not in "iu":
+                        raise MMOTInputError(f'cannot read {p}: "n_marginals" must be one integer >= 2, got '
+                                             f"{n.dtype} array of shape {n.shape}" + (f" ({n.item()!r})" if n.size == 1 else ""))
+                    data["n_marginals"] = int(n)
             return data
     except zipfile.BadZipFile:
         raise MMOTInputError(f"cannot read {p}: not a valid .npz archive") from None
@@ -120,31 +141,30 @@ def _npz_to_dict(p: Path) -> dict[str, Any]:
 
 
 def save_problem(problem: MMOTProblem, path: str | os.PathLike) -> Path:
-    """Write ``problem`` to ``.json`` or ``.npz`` (atomically)."""
-    p = Path(path)
+    """Write ``problem`` to ``.json`` or ``.npz``.
+
+    The path is checked first and the file written atomically through
+    :mod:`mmot_models.fileio`: a failed or interrupted save leaves no partial file, a symbolic
+    link is followed (and kept), an existing file keeps its mode, a new one gets ``0o666 & ~umask``.
+    """
+    from .fileio import atomic_write, check_output_path
+
+    if not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"save_problem expects an MMOTProblem, got {type(problem).__name__}")
+    p = check_output_path(path, what="save_problem:", suffixes=(".json", ".npz"))
     suffix = p.suffix.lower()
-    if suffix not in (".json", ".npz"):
-        raise MMOTInputError(f"cannot write {p}: unknown extension {suffix!r}; use .json or .npz")
     data = problem.to_dict()
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", suffix=suffix)
-    os.close(fd)
-    try:
-        if suffix == ".json":
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-        else:
-            arrays: dict[str, Any] = {"cost": json.dumps(data["cost"]), "name": data["name"]}
-            if "marginals" in data:
-                for k, m in enumerate(problem.marginals):
-                    arrays[f"marginal_{k}_points"] = m.points
-                    arrays[f"marginal_{k}_weights"] = m.weights
-            else:
-                arrays.update(points=problem.marginals[0].points, weights=problem.marginals[0].weights,
-                              n_marginals=problem.n_marginals)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if suffix == ".json":
+        text = json.dumps(data)
+        atomic_write(p, lambda fh: fh.write(text.encode("utf-8")), what="save_problem:")
+        return p
+    arrays: dict[str, Any] = {"cost": json.dumps(data["cost"]), "name": data["name"]}
+    if "marginals" in data:
+        for k, m in enumerate(problem.marginals):
+            arrays[f"marginal_{k}_points"] = m.points
+            arrays[f"marginal_{k}_weights"] = m.weights
+    else:
+        arrays.update(points=problem.marginals[0].points, weights=problem.marginals[0].weights,
+                      n_marginals=problem.n_marginals)
+    atomic_write(p, lambda fh: np.savez(fh, **arrays), what="save_problem:")
     return p

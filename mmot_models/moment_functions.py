@@ -582,7 +582,13 @@ def family_from_spec(spec: str | TestFamily, lows: Any, highs: Any, *, sites: np
     if not isinstance(spec, str):
         raise MMOTInputError(f"test functions must be a TestFamily or a spec like 'hats:20', got {type(spec).__name__}")
     name, _, arg = spec.strip().lower().partition(":")
-    lo, hi = np.atleast_1d(np.asarray(lows, float)), np.atleast_1d(np.asarray(highs, float))
+    try:
+        lo, hi = np.atleast_1d(np.asarray(lows, float)), np.atleast_1d(np.asarray(highs, float))
+    except (TypeError, ValueError):
+        raise MMOTInputError(f"test functions {spec!r}: lows and highs must be numbers (one per axis)") from None
+    if lo.ndim != 1 or lo.shape != hi.shape or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise MMOTInputError(f"test functions {spec!r}: lows and highs must be finite, one per axis, "
+                             f"got shapes {lo.shape} and {hi.shape}")
     d = lo.size
     if name == "indicators":
         if sites is None:
@@ -782,6 +788,9 @@ class MCOTProblem:
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.marginals, (tuple, list)):
+            raise MMOTInputError("MCOT marginals must be a tuple or list of Marginal, Density or point arrays, "
+                                 f"got {type(self.marginals).__name__}")
         margs = []
         for m in self.marginals:
             if isinstance(m, (Marginal, Density)):

@@ -6,11 +6,11 @@ keeps working); the ``mmot`` command picks Agg for itself when no backend was ch
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_savefig
 from .solution import Solution
 
 __all__ = ["plot_comotion_1d", "plot_pair_density", "save_figure"]
@@ -22,18 +22,12 @@ def _plt():
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save atomically (no partial file on failure) and close the figure."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", suffix=p.suffix or ".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=(p.suffix.lstrip(".") or "png"))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        _plt().close(fig)
-    return p
+    """Save in the format named by the suffix, atomically (no partial file), and close the figure.
+
+    See :func:`mmot_models.fileio.atomic_savefig`: symbolic links are followed and kept, devices
+    are written to directly, an existing file keeps its mode, a new one gets ``0o666 & ~umask``.
+    """
+    return atomic_savefig(fig, path)
 
 
 def plot_comotion_1d(sol: Solution, path: str | os.PathLike | None = None, reference: np.ndarray | None = None,

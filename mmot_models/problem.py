@@ -15,6 +15,8 @@ are divided by their sum.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -49,6 +51,37 @@ def as_points(points: np.ndarray | Sequence) -> np.ndarray:
     return arr
 
 
+def _count(n: object, what: str) -> int:
+    """``n`` as a Python int (an integer type, or a float with an integral value), else :class:`MMOTInputError`."""
+    if isinstance(n, (bool, np.bool_)):
+        raise MMOTInputError(f"{what} must be an integer, got {n!r}")
+    try:
+        return operator.index(n)  # int, numpy integers
+    except TypeError:
+        pass
+    if isinstance(n, numbers.Real) and math.isfinite(n) and float(n).is_integer():
+        return int(n)
+    raise MMOTInputError(f"{what} must be an integer, got {n!r}")
+
+
+def _real(x: object, what: str) -> float:
+    """``x`` as a finite float, else :class:`MMOTInputError`."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.ndarray)) or np.ndim(x) != 0:
+        raise MMOTInputError(f"{what} must be a real number, got {x!r}")
+    v = float(x)
+    if not math.isfinite(v):
+        raise MMOTInputError(f"{what} must be finite, got {v}")
+    return v
+
+
+def _index(i: object, n: int, what: str) -> int:
+    """A valid index into ``range(n)`` (negative indices count from the end), else :class:`MMOTInputError`."""
+    k = _count(i, what) if not isinstance(i, float) else None
+    if k is None or not -n <= k < n:
+        raise MMOTInputError(f"{what} must be an integer in 0..{n - 1}, got {i!r}")
+    return k % n
+
+
 def line(a: float, b: float, n: int, *, midpoints: bool = False) -> np.ndarray:
     """Equispaced grid of ``n`` points on ``[a, b]`` as an ``(n, 1)`` array.
 
@@ -56,6 +89,11 @@ def line(a: float, b: float, n: int, *, midpoints: bool = False) -> np.ndarray:
     (the discretisation whose uniform measure has the same co-motion structure as the
     continuum uniform density).
     """
+    try:
+        a, b = _real(a, "line: a"), _real(b, "line: b")
+    except MMOTInputError:
+        raise MMOTInputError(f"line needs finite numbers a < b, got [a, b]=[{a!r}, {b!r}]") from None
+    n = _count(n, "line: n")
     if n < 1 or not (b > a):
         raise MMOTInputError(f"line needs n >= 1 and b > a, got n={n}, [a, b]=[{a}, {b}]")
     if midpoints:
@@ -66,8 +104,12 @@ def line(a: float, b: float, n: int, *, midpoints: bool = False) -> np.ndarray:
 
 def box(lows: Sequence[float], highs: Sequence[float], shape: Sequence[int], *, midpoints: bool = False) -> np.ndarray:
     """Equispaced Cartesian grid of a box in ``d`` dimensions, flattened to ``(prod(shape), d)`` (C order)."""
-    lows, highs, shape = list(lows), list(highs), list(shape)
-    if not (len(lows) == len(highs) == len(shape)):
+    try:
+        lows, highs, shape = list(lows), list(highs), list(shape)
+    except TypeError:
+        raise MMOTInputError("box needs sequences lows, highs and shape (one entry per dimension), "
+                             "e.g. box([0, 0], [1, 1], [10, 10])") from None
+    if not (len(lows) == len(highs) == len(shape)) or not lows:
         raise MMOTInputError("box needs lows, highs and shape of the same length d")
     axes = [line(lo, hi, n, midpoints=midpoints)[:, 0] for lo, hi, n in zip(lows, highs, shape)]
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -123,6 +165,8 @@ class Marginal:
     normalize: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise MMOTInputError(f"normalize must be True or False, got {self.normalize!r}")
         pts = as_points(self.points)
         w = _validate_weights(self.weights, pts.shape[0], self.normalize)
         pts.setflags(write=False)
@@ -168,11 +212,19 @@ def gaussian(points: np.ndarray | Sequence, mean: float | Sequence[float] = 0.0,
     """Gaussian density evaluated at the points and normalised (a discretised normal law)."""
     pts = as_points(points)
     d = pts.shape[1]
-    m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
-    s = np.asarray(cov, dtype=float)
+    try:
+        m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
+        s = np.asarray(cov, dtype=float)
+    except (TypeError, ValueError):
+        raise MMOTInputError(f"gaussian needs a mean of length {d} (or a scalar) and a scalar or {d}x{d} cov, "
+                             f"got mean={mean!r}, cov={cov!r}") from None
     s = s * np.eye(d) if s.ndim == 0 else s
     if s.shape != (d, d):
         raise MMOTInputError(f"cov must be a scalar or a {d}x{d} matrix, got shape {s.shape}")
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(s))):
+        raise MMOTInputError("gaussian: mean and cov must be finite")
+    if not np.allclose(s, s.T) or np.linalg.eigvalsh((s + s.T) / 2).min() <= 0:
+        raise MMOTInputError("gaussian: cov must be symmetric positive definite (a positive variance in 1D)")
     z = pts - m
     q = np.einsum("ij,jk,ik->i", z, np.linalg.inv(s), z)
     return Marginal(pts, np.exp(-0.5 * (q - q.min())), normalize=True)
@@ -181,7 +233,12 @@ def gaussian(points: np.ndarray | Sequence, mean: float | Sequence[float] = 0.0,
 def from_density(points: np.ndarray | Sequence, density: Callable[[np.ndarray], np.ndarray]) -> Marginal:
     """Weights proportional to ``density(points)`` (a vectorised callable on the ``(l, d)`` array)."""
     pts = as_points(points)
-    vals = np.asarray(density(pts if pts.shape[1] > 1 else pts[:, 0]), dtype=float).reshape(-1)
+    if not callable(density):
+        raise MMOTInputError(f"from_density needs a callable density(points), got {type(density).__name__}")
+    try:
+        vals = np.asarray(density(pts if pts.shape[1] > 1 else pts[:, 0]), dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise MMOTInputError("from_density: density(points) must return one number per point") from None
     return Marginal(pts, vals, normalize=True)
 
 
@@ -189,13 +246,58 @@ def from_samples(samples: np.ndarray | Sequence, bins: int | Sequence[int] = 50,
                  range_: Sequence[Sequence[float]] | None = None) -> Marginal:
     """Histogram of samples (``(m,)`` or ``(m, d)``) on the bin centres; empty bins are dropped."""
     x = as_points(samples)
-    hist, edges = np.histogramdd(x, bins=bins, range=range_)
+    try:
+        hist, edges = np.histogramdd(x, bins=bins, range=range_)
+    except (TypeError, ValueError) as exc:
+        raise MMOTInputError(f"from_samples: bad bins={bins!r} or range_={range_!r} for {x.shape[1]}-dimensional "
+                             f"samples ({exc}); give a positive bin count per axis and one (low, high) per axis") from None
     centres = [(e[:-1] + e[1:]) / 2 for e in edges]
     mesh = np.meshgrid(*centres, indexing="ij")
     pts = np.stack([m.reshape(-1) for m in mesh], axis=1)
     w = hist.reshape(-1)
     keep = w > 0
     return Marginal(pts[keep], w[keep], normalize=True)
+
+
+def _check_distinct_points(margs: Sequence[Marginal], kind: str) -> None:
+    """Under a cost with an infinite diagonal, a marginal may not list one position twice.
+
+    Two sites at one position are one site whose weight is their sum: the ``weight <= 1/N``
+    condition and the cost of every configuration would silently refer to the split sites.
+    """
+    seen: set[int] = set()
+    for k, m in enumerate(margs):
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        if m.size < 2:
+            continue
+        order = np.lexsort(m.points.T[::-1])
+        p = m.points[order]
+        same = np.all(p[1:] == p[:-1], axis=1)
+        if np.any(same):
+            t = int(np.argmax(same))
+            a, b = sorted((int(order[t]), int(order[t + 1])))
+            where = f"marginal {k}" if len(margs) > 1 and any(x is not margs[0] for x in margs) else "the marginal"
+            raise MMOTInputError(
+                f"{where} lists the position {np.array2string(m.points[a], precision=6)} twice (sites {a} and {b}); "
+                f"under the {kind} cost (infinite when two points coincide) merge repeated points into one site "
+                "with the summed weight")
+
+
+def check_index_tuples(idx: np.ndarray | Sequence, sizes: Sequence[int]) -> np.ndarray:
+    """Validate index tuples: an integer ``(m, N)`` array with ``0 <= idx[:, i] < sizes[i]``."""
+    arr = np.asarray(idx)
+    N = len(sizes)
+    if arr.ndim != 2 or arr.shape[1] != N:
+        raise MMOTInputError(f"index tuples must be an (m, {N}) integer array, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "iu":
+        raise MMOTInputError(f"index tuples must be integers, got dtype {arr.dtype}")
+    if arr.size:
+        hi = np.asarray(sizes)
+        if np.any(arr.min(axis=0) < 0) or np.any(arr.max(axis=0) >= hi):
+            raise MMOTInputError(f"index tuples out of range: marginal i has indices 0..sizes[i]-1, sizes {tuple(sizes)}")
+    return arr.astype(np.intp, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +320,9 @@ class MMOTProblem:
     name: str = "problem"
 
     def __post_init__(self) -> None:
+        if isinstance(self.marginals, Marginal) or not isinstance(self.marginals, (tuple, list)):
+            raise MMOTInputError("marginals must be a tuple or list of Marginal objects; for N copies of one "
+                                 "marginal use MMOTProblem.symmetric(marginal, N, cost)")
         margs = tuple(self.marginals)
         if len(margs) < 2:
             raise MMOTInputError(f"a multi-marginal problem needs at least 2 marginals, got {len(margs)}")
@@ -230,6 +335,10 @@ class MMOTProblem:
         if isinstance(cost, NaryCost) and cost.n_body != len(margs):
             raise MMOTInputError(
                 f"N-ary cost {cost.name!r} is for {cost.n_body} bodies but the problem has {len(margs)} marginals")
+        if not isinstance(self.name, str):
+            raise MMOTInputError(f"name must be a string, got {type(self.name).__name__}")
+        if getattr(cost, "singular_diagonal", False):
+            _check_distinct_points(margs, getattr(cost, "kind", "singular"))
         object.__setattr__(self, "marginals", margs)
         object.__setattr__(self, "cost", cost)
 
@@ -237,9 +346,16 @@ class MMOTProblem:
     def symmetric(cls, marginal: Marginal, n_marginals: int, cost: PairCost | NaryCost | str | dict,
                   name: str = "problem") -> "MMOTProblem":
         """N copies of one marginal (N electrons with density ``N * marginal``)."""
-        if int(n_marginals) != n_marginals or n_marginals < 2:
-            raise MMOTInputError(f"n_marginals must be an integer >= 2, got {n_marginals}")
-        return cls(tuple([marginal] * int(n_marginals)), cost, name=name)
+        n = _count(n_marginals, "n_marginals") if not isinstance(n_marginals, str) else None
+        if n is None or n < 2:
+            raise MMOTInputError(f"n_marginals must be an integer >= 2, got {n_marginals!r}")
+        if not isinstance(marginal, Marginal):
+            raise MMOTInputError("marginals must be Marginal objects (see mmot_models.Marginal)")
+        try:
+            margs = (marginal,) * n
+        except (OverflowError, MemoryError):
+            raise MMOTInputError(f"n_marginals = {n} is too large to hold in memory") from None
+        return cls(margs, cost, name=name)
 
     # ----------------------------------------------------------------- structure
     @property
@@ -278,11 +394,13 @@ class MMOTProblem:
         """Pair-cost matrix between the supports of marginals ``i`` and ``j``."""
         if not self.is_pair_cost:
             raise MMOTInputError("pair_matrix needs a pair cost; this problem has an N-ary cost")
+        i = _index(i, self.n_marginals, "pair_matrix: marginal index i")
+        j = _index(j, self.n_marginals, "pair_matrix: marginal index j")
         return self.cost.matrix(self.marginals[i].points, self.marginals[j].points)
 
     def tuple_costs(self, idx: np.ndarray) -> np.ndarray:
         """Cost of index tuples ``idx`` (shape ``(m, N)``), vectorised."""
-        idx = np.asarray(idx)
+        idx = check_index_tuples(idx, self.sizes)
         if self.is_pair_cost and is_radial(self.cost):
             # pointwise: no l x l matrix, whatever the grid size
             pts = [self.marginals[i].points[idx[:, i]] for i in range(self.n_marginals)]

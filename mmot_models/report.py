@@ -220,9 +220,10 @@ def plot_bracket(rows: Sequence[CompareRow], path: str | Path, title: str = "") 
 
 # ------------------------------------------------------------------ CLI
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .cli import EXIT_NOT_CERTIFIED, EXIT_OK, emit_json
+    from .cli import EXIT_NOT_CERTIFIED, EXIT_OK, check_outputs, emit_json
     from .io import load_problem
 
+    check_outputs(("--plot", args.plot, True))
     problem = load_problem(args.file)
     methods = None
     if args.methods:

@@ -169,11 +169,18 @@ class Solution:
     # ------------------------------------------------------------ derived data
     def _need_plan(self) -> None:
         if self.plan_weights is None or self.problem is None:
-            raise ValueError(f"this solution ({self.method}, {self.status.value}) carries no plan")
+            from .errors import MMOTInputError
+
+            raise MMOTInputError(f"this solution ({self.method}, {self.status.value}) carries no plan; "
+                                 "use a method that returns one (e.g. symmetric, primal, colgen, entropic)")
 
     def pair_density(self, i: int = 0, j: int = 1) -> np.ndarray:
         """Two-marginal projection ``P[a, b] = gamma(x_i = a, x_j = b)`` as a dense array."""
         self._need_plan()
+        from .problem import _index
+
+        n = self.problem.n_marginals
+        i, j = _index(i, n, "pair_density: marginal index i"), _index(j, n, "pair_density: marginal index j")
         li, lj = self.problem.marginals[i].size, self.problem.marginals[j].size
         flat = self.plan_indices[:, i] * lj + self.plan_indices[:, j]
         return np.bincount(flat, weights=self.plan_weights, minlength=li * lj).reshape(li, lj)

@@ -105,6 +105,8 @@ def choose_method(problem: MMOTProblem, memory_limit_bytes: int | None = None, b
     from .formulations.standard_lp import LPSize, available_memory_bytes, MEMORY_FRACTION
     from .formulations.kantorovich import KantorovichPrimal
 
+    if not isinstance(problem, MMOTProblem):
+        raise MMOTInputError(f"choose_method expects an MMOTProblem, got {type(problem).__name__}")
     limit = memory_limit_bytes if memory_limit_bytes is not None else int(MEMORY_FRACTION * available_memory_bytes())
     avail = set(available_methods())
     if problem.is_symmetric and "symmetric" in avail:

@@ -266,8 +266,9 @@ def plot_atom(density: RadialDensity, sol: Solution | None, path: str | Path, ti
 
 # ----------------------------------------------------------------------------- CLI
 def _cmd_atom(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_NOT_CERTIFIED, EXIT_OK, emit_json
+    from ..cli import EXIT_NOT_CERTIFIED, EXIT_OK, check_outputs, emit_json
 
+    check_outputs(("--plot", args.plot, True))
     name = args.name
     known = [a.lower() for a in shipped_atoms()] + ["bohr"]
     if name.strip().lower() not in known:

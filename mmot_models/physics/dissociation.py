@@ -47,7 +47,7 @@ from ..solution import Solution, Status
 
 __all__ = [
     "line_model", "radial_model", "EnergyResult", "minimise_energy", "electron_fractions", "section2_bounds",
-    "scan_distances", "scan_eps", "g_b", "limit_fractions", "LimitResult", "register_cli",
+    "scan_distances", "max_distance", "scan_eps", "g_b", "limit_fractions", "LimitResult", "register_cli",
     "DEFAULT_SOFTENING", "DEFAULT_MARGIN", "DEFAULT_POINTS", "TRANSPORT_CHECK_TOL",
 ]
 
@@ -340,6 +340,16 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
     return tqdm(iterable, total=total, desc=desc, disable=not enabled, leave=False)
 
 
+def max_distance(n_nuclei: int, margin: float = DEFAULT_MARGIN) -> float:
+    """Largest internuclear distance whose grid has representable squared distances.
+
+    The grid spans ``L = (M - 1) R + 2 margin``; every ``(x - y)^2 + a^2`` must stay below the
+    largest double with room for sums, so ``L <= sqrt(max float) / 2``.
+    """
+    span = math.sqrt(np.finfo(float).max) / 2.0 - 2.0 * float(margin)
+    return span / max(int(n_nuclei) - 1, 1)
+
+
 def scan_distances(charges: Sequence[float], distances: Sequence[float], *, n_points: int = DEFAULT_POINTS,
                    n_electrons: int = 2, eps: float = 1.0, b: float | None = None,
                    softening: float = DEFAULT_SOFTENING, margin: float = DEFAULT_MARGIN,
@@ -355,6 +365,11 @@ def scan_distances(charges: Sequence[float], distances: Sequence[float], *, n_po
     R = np.asarray(distances, dtype=float).reshape(-1)
     if R.size == 0 or not np.all(np.isfinite(R)) or np.any(R < 0):
         raise MMOTInputError(f"distances must be non-negative numbers, got {list(distances)}")
+    r_max = max_distance(Z.size, margin)
+    if np.any(R > r_max):
+        raise MMOTInputError(f"distance {float(R.max()):.6g} is too large: squared distances on the grid overflow "
+                             f"double precision (the cost and potential would round to 0); use distances in "
+                             f"[0, {r_max:.3g}]")
     out = []
     for d in _progress(R, R.size, "distances", progress):
         X = (np.arange(Z.size) - (Z.size - 1) / 2.0) * d
