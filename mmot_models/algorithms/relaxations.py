@@ -269,15 +269,27 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     """
     from ..backends import cvxpy as cvx
 
-    _ignore(options, "threads", "memory_limit_bytes", "pyomo_solver", "eps", "k")
+    if options.get("threads") is not None:
+        from ..backends.highs import check_threads
+        check_threads(options["threads"])
+    memory_limit_bytes = options.pop("memory_limit_bytes", None)
+    _ignore(options, "threads", "pyomo_solver", "eps", "k")
     if backend not in ("cvxpy", "highs"):
         raise MMOTInputError(f"the SDP relaxation runs on cvxpy (solver CLARABEL or SCS), not backend {backend!r}")
     t0 = time.perf_counter()
+    deadline = t0 + float(time_limit) if time_limit is not None else math.inf
     psd = bool(options.pop("psd", True))
     occ = bool(options.pop("occupation_bounds", False))
-    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem)
-    r = cvx.solve_problem(model.problem, solver, time_limit=time_limit, tol=tol, verbose=verbose,
-                          options=options.pop("solver_options", None))
+    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem, memory_limit_bytes=memory_limit_bytes)
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:   # the build used the whole limit: nothing solved, no bound
+        return Solution(value=math.nan, status=Status.TIME_LIMIT, method="sdp" if psd else "sdp(no psd)",
+                        backend=f"cvxpy-{str(solver).lower()}", lower_bound=-math.inf, bound=Bound.LOWER,
+                        wall_time_s=time.perf_counter() - t0,
+                        message=f"time limit {time_limit:g} s reached while building the SDP; not solved",
+                        info={"n_sites": model.mu.size, "psd": psd, "occupation_bounds": occ}, problem=problem)
+    r = cvx.solve_problem(model.problem, solver, time_limit=None if time_limit is None else remaining, tol=tol,
+                          verbose=verbose, options=options.pop("solver_options", None))
     info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
                             "occupation_bounds": occ}
     lower = -math.inf
@@ -309,6 +321,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
     else:
         message = f"solver stopped: {r.message}"
+        if status == Status.TIME_LIMIT:
+            message = f"time limit {time_limit:g} s reached in the SDP solver ({r.message})"
+        # an interrupted iterate's objective bounds nothing: report the certified dual bound
+        value = lower if math.isfinite(lower) else math.nan
+        message += "; value = certified lower bound from the duals" if math.isfinite(lower) else "; no bound"
     name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
     return Solution(value=value, status=status, method=name,
                     backend=f"cvxpy-{r.solver.lower()}", lower_bound=lower, bound=Bound.LOWER,
