@@ -159,9 +159,9 @@ class HighsSession:
 
     def __init__(self, lp: StandardLP, *, time_limit: float | None = None, threads: int | None = None,
                  verbose: bool = False, options: dict[str, Any] | None = None) -> None:
+        self.threads = check_threads(threads)   # before anything is created: a refusal leaves no file
         self._logfd, self._logpath = tempfile.mkstemp(prefix="mmot_highs_", suffix=".log")
         os.close(self._logfd)
-        self.threads = check_threads(threads)
         self.h = make_highs(time_limit=time_limit, threads=threads, verbose=verbose, options=options,
                             log_file=self._logpath)
         self.h.passModel(_to_highs_lp(lp))
@@ -191,8 +191,11 @@ class HighsSession:
         return _collect(self.h, elapsed, self._logpath, run_status, note)
 
     def close(self) -> None:
+        path = getattr(self, "_logpath", None)   # None when __init__ refused its arguments
+        if path is None:
+            return
         try:
-            os.remove(self._logpath)
+            os.remove(path)
         except OSError:
             pass
 
