@@ -187,3 +187,17 @@ def test_sdp_time_limit_in_solver_keeps_a_certified_lower_bound():
     assert s.status == mm.Status.TIME_LIMIT
     assert s.lower_bound <= exact * (1 + 1e-9)
     assert math.isnan(s.value) or s.value == s.lower_bound
+
+
+def test_suggested_alternatives_for_n_marginals_10000_answer_fast():
+    """The refusal names krep / meanfield: both must answer quickly and bracket consistently."""
+    p = _sym(40, 10_000)
+    t0 = time.perf_counter()
+    mf = mm.solve(p, method="meanfield")
+    kr = mm.solve(p, method="krep", time_limit=20)
+    assert time.perf_counter() - t0 < REFUSAL_MAX_S
+    w = p.marginals[0].weights
+    C = p.pair_matrix(0, 0)
+    ref = math.comb(10_000, 2) * float(w @ C @ w)       # product plan, computed directly
+    assert math.isclose(mf.value, ref, rel_tol=1e-12)
+    assert kr.lower_bound <= mf.upper_bound
