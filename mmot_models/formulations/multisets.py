@@ -59,8 +59,9 @@ def iter_multisets(l: int, n: int, distinct: bool = False, max_rows: int = 2_000
     # rows with first index i: multisets of size n-1 from {i..l-1} (or {i+1..l-1} if distinct)
     firsts = np.arange(l)
     remaining = l - firsts - (1 if distinct else 0)
-    sizes = np.array([multiset_count(int(r), n - 1, distinct) if r > 0 else (1 if n == 1 else 0)
-                      for r in remaining], dtype=float) if n > 1 else np.ones(l)
+    # Python ints: block sizes can exceed the float range (only the grouping compares them)
+    sizes = ([multiset_count(int(r), n - 1, distinct) if r > 0 else (1 if n == 1 else 0) for r in remaining]
+             if n > 1 else [1] * l)
     start = 0
     while start < l:
         stop = start + 1
