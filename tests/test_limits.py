@@ -168,12 +168,13 @@ def test_entropic_deadline_checks_in_bounds_and_plan():
 
 def test_sdp_time_limit_is_reported_not_optimal():
     p = _sym(40, 3)
-    limit = 0.2    # less than building the model takes: nothing is solved, no bound is claimed
+    limit = 0.2    # about the model construction: stopped while building or early in the solver (~8 s)
     t0 = time.perf_counter()
     s = mm.solve(p, method="sdp", time_limit=limit)
     assert time.perf_counter() - t0 <= limit + TIME_SLACK_S
-    assert s.status == mm.Status.TIME_LIMIT
-    assert s.lower_bound == -math.inf and math.isnan(s.value)
+    assert s.status == mm.Status.TIME_LIMIT and not s.status.ok
+    # no uncertified number: either nothing (nan, no bound) or the certified dual bound itself
+    assert (math.isnan(s.value) and s.lower_bound == -math.inf) or s.value == s.lower_bound
 
 
 @pytest.mark.slow
