@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.multisets import multiset_count, occupation_matrix
-from ..formulations.standard_lp import StandardLP
+from ..formulations.standard_lp import StandardLP, format_count
 from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
@@ -55,14 +55,18 @@ ENUMERATE_PRICING_MAX = 3_000_000
 NARY_ENUMERATE_MAX = 200_000_000
 #: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
 MAX_NODE_BUDGET = 1e12
+#: Bytes per entry of the ``K x N`` initial tuple arrays (``K <= N l + 2``): positions, ranks, indices,
+#: sorted copy, unique-row keys.
+INITIAL_BYTES_PER_ENTRY = 48
 #: HiGHS tolerances of the master (tight, so that duals certify to ~1e-10).
 _MASTER_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
 
 def _colgen_schema() -> OptionSchema:
     return OptionSchema("colgen", common_options(
-        unused=("memory_limit_gb", "memory_limit_bytes"), why="the master LP grows with the columns it needs",
-        time_limit="wall-clock limit in seconds for the whole run (checked between rounds)",
+        memory_limit_gb="refuse a run whose initial columns (about l multisets of N sites) would not fit in this "
+        "many GiB",
+        time_limit="wall-clock limit in seconds for the whole run (checked between rounds and inside pricing)",
         threads="threads of the HiGHS master") + (
         Option("solver_options", "dict", None, "HiGHS options of the master LP (unknown names or bad values are "
                "an error); added to the tight feasibility tolerances the certificate needs"),
@@ -120,7 +124,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                  time_limit: float | None = None, max_rounds: int = 1000, columns_per_round: int | None = None,
                  pricing: str = "auto", exact_every: int | None = None, node_budget: float | None = None,
                  certify: bool = True, seed: int = 0, expand: str | bool | None = "auto",
-                 threads: int | None = None, verbose: bool = False, solver_options: dict | None = None) -> Solution:
+                 threads: int | None = None, verbose: bool = False, solver_options: dict | None = None,
+                 memory_limit_bytes: int | None = None) -> Solution:
     """Column generation for the symmetric multiset LP with a certified gap.
 
     Parameters
@@ -175,13 +180,14 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     distinct = multiset_distinct(problem)
     C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
     M_total = multiset_count(l, N, distinct)
+    _check_colgen_fits(l, N, memory_limit_bytes)
     exact_kind = pricing if pricing in ("enumerate", "bnb") else (
         "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else "bnb")
     if exact_kind == "bnb" and C is None:
         raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
     if C is None and M_total > NARY_ENUMERATE_MAX:
         raise ProblemTooLargeError(
-            f"N-ary costs are priced by enumerating all {M_total:.3g} multisets every round (limit "
+            f"N-ary costs are priced by enumerating all {format_count(M_total)} multisets every round (limit "
             f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
     use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
     k_add = int(columns_per_round or max(2 * l, 100))
@@ -240,7 +246,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             if use_heuristic:
                 basis = ms[x > 1e-14]
                 found = _fresh(price_local_search(B, N, distinct, basis, n_best=k_add, rng=rng,
-                                                  n_random=64 * effort, n_kicks=2 + effort), keys)
+                                                  n_random=64 * effort, n_kicks=2 + effort,
+                                                  deadline=deadline), keys)
                 pricer = "local"
             if pricing == "heuristic":
                 run_exact = certify and found.rcs.size == 0
@@ -249,12 +256,12 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             lower_round = None
             if run_exact:
                 if exact_kind == "enumerate":
-                    ex = price_enumerate(problem, u, k_add, C=C)
+                    ex = price_enumerate(problem, u, k_add, C=C, deadline=deadline)
                 else:
                     ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
                                    deadline=deadline)
                     if not ex.exact:  # budget exhausted: also try the convex relaxation bound
-                        qp = price_qp_bound(C, u, N, distinct)
+                        qp = price_qp_bound(C, u, N, distinct, deadline=deadline)
                         if qp.lower > ex.lower:
                             ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
@@ -334,6 +341,24 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     upper_bound=upper, bound=bound, potentials=pots,
                     dual_value=best_lower, wall_time_s=wall, solver_time_s=solver_time, iterations=iters,
                     message=message, info=info, problem=problem, **fields)
+
+
+def colgen_initial_bytes(l: int, N: int) -> int:
+    """Estimated peak bytes of the initial cyclic-quantile columns (``(N l + 2) x N`` arrays)."""
+    return INITIAL_BYTES_PER_ENTRY * (int(N) * int(l) + 2) * int(N)
+
+
+def _check_colgen_fits(l: int, N: int, memory_limit_bytes: int | None) -> None:
+    """Refuse (before allocating) a run whose initial columns alone exceed the memory budget."""
+    from ..formulations.standard_lp import MEMORY_FRACTION, available_memory_bytes, format_bytes
+
+    need = colgen_initial_bytes(l, N)
+    limit = memory_limit_bytes if memory_limit_bytes is not None else int(MEMORY_FRACTION * available_memory_bytes())
+    if need > limit:
+        raise ProblemTooLargeError(
+            f"column generation with N={N} marginals on {l} sites starts from {format_count(N * l + 2)} "
+            f"columns of {N} sites (~{format_bytes(need)}) but only {format_bytes(limit)} may be used; "
+            f"use method='krep' (certified lower bound) or 'meanfield'/'variance', or fewer marginals")
 
 
 def _fresh(res: PricingResult, keys: set) -> PricingResult:

@@ -67,10 +67,15 @@ def reduced_cost_matrix(C: np.ndarray, u: np.ndarray, N: int, distinct: bool) ->
 
 
 def price_enumerate(problem: MMOTProblem, u: np.ndarray, n_best: int, C: np.ndarray | None = None,
-                    max_rows: int = 1_000_000) -> PricingResult:
-    """Exact pricing by chunked enumeration (any symmetric cost)."""
-    best, ms, rc = min_reduced_cost_enumerated(problem, u, n_best=n_best, C=C, max_rows=max_rows)
-    return PricingResult(lower=best, exact=True, multisets=ms, rcs=rc, method="enumerate")
+                    max_rows: int = 1_000_000, deadline: float = math.inf) -> PricingResult:
+    """Exact pricing by chunked enumeration (any symmetric cost).
+
+    Past ``deadline`` (a ``time.perf_counter()`` value) the enumeration stops between chunks: the
+    columns found so far are returned with ``lower = -inf`` and ``exact = False``.
+    """
+    best, ms, rc = min_reduced_cost_enumerated(problem, u, n_best=n_best, C=C, max_rows=max_rows,
+                                               deadline=deadline)
+    return PricingResult(lower=best, exact=best > -math.inf, multisets=ms, rcs=rc, method="enumerate")
 
 
 def _suffix_min(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -232,12 +237,13 @@ def price_bnb(B: np.ndarray, N: int, distinct: bool, *, n_best: int = 100, node_
 
 def price_local_search(B: np.ndarray, N: int, distinct: bool, starts: np.ndarray, *, n_best: int = 100,
                        rng: np.random.Generator | None = None, n_random: int = 64, max_steps: int = 200,
-                       n_kicks: int = 2) -> PricingResult:
+                       n_kicks: int = 2, deadline: float = math.inf) -> PricingResult:
     """Heuristic pricing: steepest single-site-swap descent from ``starts`` plus random multisets.
 
     Every member of the population moves to its best neighbour (one site replaced) while that
     lowers the reduced cost; the local minima are then perturbed (``n_kicks`` rounds of random
     one- or two-site replacements) and descended again.  Returns the distinct negative multisets.
+    Past ``deadline`` (``time.perf_counter()``) the descent stops and what was found is returned.
     """
     rng = rng or np.random.default_rng(0)
     l = B.shape[0]
@@ -252,9 +258,11 @@ def price_local_search(B: np.ndarray, N: int, distinct: bool, starts: np.ndarray
     # every improving single-site swap of the starting multisets is a candidate column too
     pool.add(*_improving_neighbours(X, Bp, diag, distinct, n_best), unique=True)
     for kick in range(n_kicks + 1):
-        X = _descend(X, Bp, diag, distinct, max_steps)
+        X = _descend(X, Bp, diag, distinct, max_steps, deadline)
         rc = _pair_sum(X, Bp, diag)
         pool.add(np.sort(X, axis=1), rc, unique=True)
+        if time.perf_counter() > deadline:
+            break
         if kick < n_kicks:
             X = _perturb(X, rng, l, distinct)
     ms, rc = pool.result()
@@ -306,14 +314,15 @@ def _pair_sum(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray) -> np.ndarray:
     return 0.5 * tot
 
 
-def _descend(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, distinct: bool, max_steps: int) -> np.ndarray:
+def _descend(X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, distinct: bool, max_steps: int,
+             deadline: float = math.inf) -> np.ndarray:
     X = X.copy()
     P, N = X.shape
     l = Bp.shape[0]
     active = np.ones(P, dtype=bool)
     for _ in range(max_steps):
         idx = np.flatnonzero(active)
-        if idx.size == 0:
+        if idx.size == 0 or time.perf_counter() > deadline:
             break
         Xa = X[idx]
         G = Bp[Xa].sum(axis=1)                                   # (p, l)
@@ -373,8 +382,22 @@ def _project_simplex(y: np.ndarray, total: float) -> np.ndarray:
     return np.maximum(y - css[rho] / (rho + 1), 0.0)
 
 
+_EIG_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _eigenvalues(A: np.ndarray) -> np.ndarray:
+    """Ascending eigenvalues of the symmetric ``A``; the last matrix's are cached (column
+    generation prices with the same cost matrix every round, and ``eigvalsh`` is O(l^3))."""
+    hit = _EIG_CACHE.get("last")
+    if hit is not None and hit[0].shape == A.shape and np.array_equal(hit[0], A):
+        return hit[1]
+    eigs = np.linalg.eigvalsh(A)
+    _EIG_CACHE["last"] = (A.copy(), eigs)
+    return eigs
+
+
 def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iters: int = 3000,
-                   psd_tol: float = 1e-10, gap_tol: float = 1e-10) -> PricingResult:
+                   psd_tol: float = 1e-10, gap_tol: float = 1e-10, deadline: float = math.inf) -> PricingResult:
     """Valid lower bound on the minimal reduced cost from a convex relaxation in occupation numbers.
 
     With occupation numbers ``n`` (``sum n = N``) the reduced cost is
@@ -389,15 +412,20 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
     Gaussian, Yukawa kernels are), else ``-inf`` is returned.  ``f`` is minimised over the relaxed set
     ``S = {0 <= n <= cap, sum n = N}`` (``cap = 1`` if distinct, else ``N``) by accelerated projected
     gradient, and the Frank--Wolfe bound ``f(n) + min_{m in S} grad f(n)^T (m - n)`` (valid for any
-    feasible ``n``, however inexact the solve) is returned.
+    feasible ``n``, however inexact the solve) is returned.  Past ``deadline``
+    (``time.perf_counter()``) the iteration stops and the best bound so far is returned (still valid).
     """
     l = C.shape[0]
+    if time.perf_counter() > deadline:
+        return PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0), method="qp")
     Cd = np.array(C, dtype=float)
     if distinct:
         np.fill_diagonal(Cd, 0.0)  # n_t^2 = n_t on binaries: the diagonal only enters through D
-    lam_min = float(np.linalg.eigvalsh(Cd).min())
+    eigs = _eigenvalues(Cd)
+    lam_min = float(eigs[0])
     if distinct:
         D = max(0.0, -lam_min) + 1e-12
+        shift = D
         H = Cd + D * np.eye(l)
         lin = -u - 0.5 * D
     else:
@@ -406,6 +434,7 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
         # integers satisfy n_t^2 >= n_t: subtracting delta/2 sum(n_t^2 - n_t) keeps a lower bound and,
         # with delta = lambda_min(C) >= 0, convexity; it penalises fractional occupations
         delta = max(0.0, lam_min) * (1.0 - 1e-9)
+        shift = -delta
         H = Cd - delta * np.eye(l)
         lin = -u - 0.5 * np.diag(Cd) + 0.5 * delta
     cap = 1.0 if distinct else float(N)
@@ -413,7 +442,7 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
     def f(n: np.ndarray) -> float:
         return float(0.5 * n @ H @ n + lin @ n)
 
-    L = max(float(np.linalg.eigvalsh(H).max()), 1e-12)
+    L = max(float(eigs[-1]) + shift, 1e-12)   # H = Cd + shift * I
     full, rest = divmod(float(N), cap)
 
     def fw_bound(n: np.ndarray) -> float:
@@ -438,6 +467,6 @@ def price_qp_bound(C: np.ndarray, u: np.ndarray, N: int, distinct: bool, *, iter
         n, t = n_new, t_new
         if it % 25 == 0 or it == iters:
             bound = max(bound, fw_bound(n))
-            if f(n) - bound <= gap_tol * max(1.0, abs(bound)):
+            if f(n) - bound <= gap_tol * max(1.0, abs(bound)) or time.perf_counter() > deadline:
                 break
     return PricingResult(bound, False, np.empty((0, N), dtype=np.int64), np.empty(0), method="qp")

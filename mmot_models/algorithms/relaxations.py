@@ -86,8 +86,8 @@ KREP_OPTIONS = OptionSchema("krep", common_options() + (
 
 #: Options of ``method="sdp"`` (``solver``/``tol``/``solver_options`` are cvxpy's).
 SDP_OPTIONS = OptionSchema("sdp", common_options(
-    unused=("threads", "memory_limit_gb", "memory_limit_bytes"), why="the cvxpy solvers run single-threaded "
-    "here and the SDP is not size-checked") + (
+    unused=("threads",), why="the cvxpy solvers run single-threaded here",
+    memory_limit_gb="refuse SDPs whose estimated memory (PSD block) exceeds this many GiB") + (
     Option("solver", "choice", "CLARABEL", "cvxpy conic solver", choices=_CVXPY_SOLVER_CHOICES, upper=True),
     Option("tol", "float", None, "cvxpy solver tolerance (default: the solver's own)", low=0, low_open=True),
     Option("solver_options", "dict", None, "keyword options passed to the cvxpy solver"),
@@ -314,7 +314,7 @@ def _sdp_primal_ok(info: dict[str, Any]) -> bool:
 def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CLARABEL",
               tol: float | None = None, time_limit: float | None = None, verbose: bool = False,
               psd: bool = True, occupation_bounds: bool = False,
-              solver_options: dict[str, Any] | None = None) -> Solution:
+              solver_options: dict[str, Any] | None = None, memory_limit_bytes: int | None = None) -> Solution:
     """Semidefinite relaxation (see :mod:`mmot_models.formulations.sdp`): a lower bound, solved
     through cvxpy with ``solver`` ``"CLARABEL"`` (default) or ``"SCS"``.
 
@@ -330,11 +330,19 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     if backend not in ("cvxpy", "highs"):
         raise MMOTInputError(f"the SDP relaxation runs on cvxpy (solver CLARABEL or SCS), not backend {backend!r}")
     t0 = time.perf_counter()
+    deadline = t0 + float(time_limit) if time_limit is not None else math.inf
     psd = bool(psd)
     occ = bool(occupation_bounds)
-    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem)
-    r = cvx.solve_problem(model.problem, solver, time_limit=time_limit, tol=tol, verbose=verbose,
-                          options=solver_options)
+    model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem, memory_limit_bytes=memory_limit_bytes)
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:   # the build used the whole limit: nothing solved, no bound
+        return Solution(value=math.nan, status=Status.TIME_LIMIT, method="sdp" if psd else "sdp(no psd)",
+                        backend=f"cvxpy-{str(solver).lower()}", lower_bound=-math.inf, bound=Bound.LOWER,
+                        wall_time_s=time.perf_counter() - t0,
+                        message=f"time limit {time_limit:g} s reached while building the SDP; not solved",
+                        info={"n_sites": model.mu.size, "psd": psd, "occupation_bounds": occ}, problem=problem)
+    r = cvx.solve_problem(model.problem, solver, time_limit=None if time_limit is None else remaining, tol=tol,
+                          verbose=verbose, options=solver_options)
     info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
                             "occupation_bounds": occ}
     lower = -math.inf
@@ -366,6 +374,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
     else:
         message = f"solver stopped: {r.message}"
+        if status == Status.TIME_LIMIT:
+            message = f"time limit {time_limit:g} s reached in the SDP solver ({r.message})"
+        # an interrupted iterate's objective bounds nothing: report the certified dual bound
+        value = lower if math.isfinite(lower) else math.nan
+        message += "; value = certified lower bound from the duals" if math.isfinite(lower) else "; no bound"
     name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
     return Solution(value=value, status=status, method=name,
                     backend=f"cvxpy-{r.solver.lower()}", lower_bound=lower, bound=Bound.LOWER,

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from typing import Any
 
 import numpy as np
 
+from ..errors import MMOTInputError
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..solution import Status
 
-__all__ = ["solve_lp", "make_highs", "map_status", "HighsSession"]
+__all__ = ["solve_lp", "make_highs", "map_status", "HighsSession", "check_threads", "run_highs"]
 
 
 def _highspy():
@@ -39,6 +41,77 @@ def map_status(model_status: Any) -> Status:
     return table.get(model_status, Status.ERROR)
 
 
+def check_threads(threads: Any) -> int | None:
+    """Validate a ``threads`` request: ``None`` or ``0`` (HiGHS's default) or ``1..os.cpu_count()``.
+
+    More threads than cores are refused rather than started (HiGHS would start every one of them).
+
+    Raises
+    ------
+    MMOTInputError
+        For a non-integer, negative or too large value.
+    """
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise MMOTInputError(f"threads must be a whole number, got {threads!r}; omit it for the default")
+    n = int(threads)
+    cores = os.cpu_count() or 1
+    if n < 0:
+        raise MMOTInputError(f"threads must be >= 0, got {n}; use 1..{cores} (0 or omitted: solver default)")
+    if n > cores:
+        raise MMOTInputError(f"threads={n} exceeds the {cores} CPU cores of this machine; "
+                             f"use threads between 1 and {cores} (0 or omitted: solver default)")
+    return n
+
+
+# HiGHS runs its parallel work on one *global* task scheduler per process whose size is fixed by the
+# first run; a later run with another ``threads`` value fails (model status "Not Set").  A forked
+# child inherits the scheduler's bookkeeping but not its worker threads.  ``run_highs`` therefore
+# resets the global scheduler when the requested size changes or the process id changed, unless
+# another HiGHS run of this process is in flight (then the run joins the existing pool).
+_SCHED_LOCK = threading.Lock()
+_SCHED: dict[str, Any] = {"pid": None, "threads": None, "active": 0}
+
+
+def run_highs(h: Any, threads: int | None = None) -> tuple[Any, str]:
+    """``h.run()`` on a global scheduler of the requested size.
+
+    Returns
+    -------
+    (HighsStatus, note)
+        ``note`` is non-empty when the request could not be honoured exactly (said in messages).
+    """
+    hp = _highspy()
+    want = int(threads) if threads else 0
+    note = ""
+    with _SCHED_LOCK:
+        pid = os.getpid()
+        if _SCHED["pid"] != pid:          # first run in this process, or a forked child
+            if _SCHED["pid"] is not None:
+                hp.Highs.resetGlobalScheduler(True)
+            _SCHED.update(pid=pid, threads=None, active=0)
+        if want and _SCHED["threads"] != want:
+            if _SCHED["active"] == 0:
+                if _SCHED["threads"] is not None:
+                    hp.Highs.resetGlobalScheduler(True)
+                _SCHED["threads"] = None
+            else:
+                h.setOptionValue("threads", 0)
+                note = (f"threads={want} not applied: another HiGHS run in this process uses a "
+                        f"{_SCHED['threads'] or 'default'}-thread pool")
+                want = 0
+        _SCHED["active"] += 1
+    try:
+        status = h.run()
+    finally:
+        with _SCHED_LOCK:
+            _SCHED["active"] -= 1
+            if _SCHED["threads"] is None:
+                _SCHED["threads"] = want if want else "default"
+    return status, note
+
+
 def make_highs(*, time_limit: float | None = None, threads: int | None = None, verbose: bool = False,
                options: dict[str, Any] | None = None, log_file: str | None = None):
     """A configured ``highspy.Highs`` instance (log to ``log_file``, not to the console, unless verbose)."""
@@ -49,6 +122,7 @@ def make_highs(*, time_limit: float | None = None, threads: int | None = None, v
         h.setOptionValue("log_file", log_file)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
+    threads = check_threads(threads)
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     for key, val in (options or {}).items():
@@ -105,6 +179,7 @@ class HighsSession:
 
     def __init__(self, lp: StandardLP, *, time_limit: float | None = None, threads: int | None = None,
                  verbose: bool = False, options: dict[str, Any] | None = None) -> None:
+        self.threads = check_threads(threads)   # before anything is created: a refusal leaves no file
         self._logfd, self._logpath = tempfile.mkstemp(prefix="mmot_highs_", suffix=".log")
         os.close(self._logfd)
         self.h = make_highs(time_limit=time_limit, threads=threads, verbose=verbose, options=options,
@@ -131,13 +206,16 @@ class HighsSession:
 
     def run(self) -> LPResult:
         t0 = time.perf_counter()
-        self.h.run()
+        run_status, note = run_highs(self.h, self.threads)
         elapsed = time.perf_counter() - t0
-        return _collect(self.h, elapsed, self._logpath)
+        return _collect(self.h, elapsed, self._logpath, run_status, note)
 
     def close(self) -> None:
+        path = getattr(self, "_logpath", None)   # None when __init__ refused its arguments
+        if path is None:
+            return
         try:
-            os.remove(self._logpath)
+            os.remove(path)
         except OSError:
             pass
 
@@ -145,7 +223,13 @@ class HighsSession:
         self.close()
 
 
-def _collect(h, elapsed: float, logpath: str | None) -> LPResult:
+def _log_errors(log: str) -> str:
+    """The ERROR/WARNING lines of a HiGHS log, joined (what explains a failed run)."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip().upper().startswith(("ERROR", "WARNING"))]
+    return " ".join(lines[-3:])
+
+
+def _collect(h, elapsed: float, logpath: str | None, run_status: Any = None, note: str = "") -> LPResult:
     model_status = h.getModelStatus()
     status = map_status(model_status)
     info = h.getInfo()
@@ -164,9 +248,16 @@ def _collect(h, elapsed: float, logpath: str | None) -> LPResult:
         except OSError:
             pass
     iters = int(getattr(info, "simplex_iteration_count", 0) or 0) + int(getattr(info, "ipm_iteration_count", 0) or 0)
+    message = h.modelStatusToString(model_status)
+    if run_status is not None and run_status == _highspy().HighsStatus.kError:
+        status = Status.ERROR
+        why = _log_errors(log) or "no reason in the HiGHS log"
+        message = f"HiGHS run failed (model status {message!r}): {why}"
+    if note:
+        message = f"{message}; {note}" if message else note
     return LPResult(status=status, x=x, row_dual=row_dual, col_dual=col_dual,
                     objective=float(info.objective_function_value), iterations=iters, solver_time_s=elapsed,
-                    backend="highs", message=h.modelStatusToString(model_status), log=log)
+                    backend="highs", message=message, log=log)
 
 
 def solve_lp(lp: StandardLP, *, time_limit: float | None = None, threads: int | None = None,

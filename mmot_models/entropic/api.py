@@ -97,6 +97,11 @@ ENTROPIC_OPTIONS = OptionSchema("entropic", common_options(
     Option("progress", "bool", None, "progress bar (default: on a terminal after 5 s)"),
 ), doc="entropic multi-marginal Sinkhorn (numpy): estimate with certified bounds")
 
+#: After the time limit, the value (about two Sinkhorn sweeps of work) is still computed when two
+#: sweeps are estimated to take at most this fraction of the limit (or POST_LIMIT_GRACE_MIN_S).
+POST_LIMIT_GRACE_FRACTION = 0.5
+POST_LIMIT_GRACE_MIN_S = 1.0
+
 
 def cost_scale(problem: MMOTProblem, sample: int = 400, seed: int = 0) -> float:
     """Spread of the pair cost (0.9-quantile minus minimum of finite values on a point sample)."""
@@ -225,6 +230,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         Progress bar (tqdm); by default a bar appears on a terminal after 5 s.
     """
     t0 = time.perf_counter()
+    deadline = t0 + float(time_limit) if time_limit is not None else math.inf
     if not isinstance(problem, MMOTProblem):
         raise MMOTInputError(f"solve_entropic expects an MMOTProblem, got {type(problem).__name__}")
     eps = default_eps(problem) if eps is None else float(eps)
@@ -285,7 +291,13 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
             cost_tensor = full_cost_tensor(problem, int(max_tensor_entries))
             engine = TensorEngine(cost_tensor, mus, symmetric=use_sym)
             engine_name = f"dense-tensor-N{N}{'-symmetric' if use_sym else ''}"
+        if time_limit is not None:   # the limit covers the whole run: building the kernels counted
+            from dataclasses import replace
+            opts = replace(opts, time_limit=max(0.0, deadline - time.perf_counter()))
         rec = run_sinkhorn(engine, mus, opts)
+    if rec.status == Status.TIME_LIMIT and time_limit is not None:   # the user's limit, not the remainder
+        import re
+        rec.message = re.sub(r"time_limit=\S+ s", f"time_limit={float(time_limit):g} s", rec.message)
     solver_time = time.perf_counter() - t0
 
     info: dict[str, Any] = {"eps": rec.eps, "eps_target": eps, "tol": tol, "engine": engine_name,
@@ -296,10 +308,23 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
                         iterations=rec.iterations, message=rec.message, wall_time_s=time.perf_counter() - t0,
                         solver_time_s=solver_time, info=info, problem=problem)
+    if time.perf_counter() > deadline:
+        sweep_s = rec.time_s / max(rec.iterations, 1)
+        if 2.0 * sweep_s > max(POST_LIMIT_GRACE_MIN_S, POST_LIMIT_GRACE_FRACTION * float(time_limit)):
+            info["skipped_after_time_limit"] = ["value", "upper bound", "lower bound", "plan"]
+            info["max_marginal_l1_error"] = float(np.max(rec.errors))
+            return Solution(
+                value=math.nan, status=Status.TIME_LIMIT, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
+                iterations=rec.iterations, wall_time_s=time.perf_counter() - t0, solver_time_s=solver_time,
+                message=(f"not converged: {rec.message}; time limit {time_limit:g} s reached: the transport cost "
+                         f"(~{2 * sweep_s:.2g} s more), bounds and plan were not computed"),
+                potentials=tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N), info=info, problem=problem)
     v = rec.v(mus)
     with np.errstate(invalid="ignore"):
         value = float(engine.transport_cost(v))
     marg = [v[i] * engine.weights(i, v) for i in range(N)]
+    if rec.status == Status.TIME_LIMIT:   # exact L1 errors of this plan (the record has the last sweep's)
+        rec.errors = np.asarray([float(np.abs(marg[i] - mus[i]).sum()) for i in range(N)])
     mass = float(marg[0].sum())
     with np.errstate(invalid="ignore"):
         pot_term = sum(float(np.sum(np.where(marg[i] > 0, rec.u[i] * marg[i], 0.0))) for i in range(N))
@@ -309,11 +334,18 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                  "entropy_kl": (pot_term - value) / rec.eps - (mass - 1.0), "plan_mass": mass,
                  "marginal_l1_errors": rec.errors.tolist(), "max_marginal_l1_error": float(np.max(rec.errors))})
 
+    # post-processing phases check the deadline between chunks; what cannot finish is skipped
+    skipped: list[str] = []
     ub = math.inf
     if upper_bound:
-        ub, rinfo = rounded_upper_bound(engine, problem, mus, v, max_entries=lower_bound_max_entries)
+        ub, rinfo = rounded_upper_bound(engine, problem, mus, v, max_entries=lower_bound_max_entries,
+                                        deadline=deadline)
         info.update(rinfo)
-    lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor)
+        if "time limit" in str(rinfo.get("rounding_note", "")):
+            skipped.append("upper bound")
+    lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor, deadline=deadline)
+    if lb == -math.inf and problem.n_tuples() <= lower_bound_max_entries and time.perf_counter() > deadline:
+        skipped.append("lower bound")
     if math.isfinite(lb) and math.isfinite(ub) and lb > ub:  # numerical noise only; keep the bracket honest
         info["bound_crossing"] = lb - ub
 
@@ -321,10 +353,15 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     merr = np.asarray([float(np.max(np.abs(m - mu))) for m, mu in zip(marg, mus)])
     if plan:
         trunc = min(1e-9, tol / 10) if plan_truncate_mass is None else float(plan_truncate_mass)
-        idx, w, pinfo = extract_plan(engine, v, trunc, int(max_plan_entries))
+        idx, w, pinfo = extract_plan(engine, v, trunc, int(max_plan_entries), deadline=deadline)
         info.update(pinfo)
-        merr = marginal_errors(problem, idx, w)
-    if problem.dim == 1 and N >= 2:
+        if idx is None:
+            skipped.append("plan")
+        else:
+            merr = marginal_errors(problem, idx, w)
+    if problem.dim == 1 and N >= 2 and time.perf_counter() > deadline:
+        skipped.append("co-motion estimate")
+    elif problem.dim == 1 and N >= 2:
         x = [m.points[:, 0] for m in problem.marginals]
         try:
             if problem.sizes[0] * max(problem.sizes[1:]) > 4e7 and not engine_name.startswith("multiscale"):
@@ -343,10 +380,16 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         except MemoryError:  # pragma: no cover - very large 1D grids
             pass
     msg = rec.message
+    status = rec.status
     if rec.status != Status.CONVERGED:
         msg = f"not converged: {rec.message}; marginal L1 error {np.max(rec.errors):.3g} > tol {tol:g}"
+    if skipped:
+        info["skipped_after_time_limit"] = skipped
+        msg += f"; time limit {time_limit:g} s reached: skipped {', '.join(skipped)}"
+        if status == Status.CONVERGED:   # what was asked for is incomplete: not a final result
+            status = Status.TIME_LIMIT
     pots = tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N)
-    return Solution(value=value, status=rec.status, method="entropic", backend="numpy", lower_bound=lb,
+    return Solution(value=value, status=status, method="entropic", backend="numpy", lower_bound=lb,
                     upper_bound=ub, bound=Bound.ESTIMATE, plan_indices=idx, plan_weights=w, potentials=pots,
                     primal_value=value, dual_value=lb, marginal_error=merr,
                     wall_time_s=time.perf_counter() - t0, solver_time_s=solver_time, iterations=rec.iterations,

@@ -439,11 +439,17 @@ class TensorEngine:
 
 def full_cost_tensor(problem: MMOTProblem, max_entries: int) -> np.ndarray:
     """Dense cost tensor ``c(x_1, ..., x_N)`` (``+inf`` kept), refused above ``max_entries``."""
+    from ..formulations.standard_lp import format_count
+
     n = problem.n_tuples()
     if n > max_entries:
+        sizes = problem.sizes
+        shape = ("x".join(map(str, sizes)) if len(sizes) <= 6 or len(set(sizes)) > 1 and len(sizes) <= 12
+                 else f"{sizes[0]}^{len(sizes)}" if len(set(sizes)) == 1 else f"{len(sizes)}-way")
         raise MMOTInputError(
-            f"the entropic tensor fallback needs the full {'x'.join(map(str, problem.sizes))} = {n:.3g}-entry tensor "
-            f"(limit max_tensor_entries={max_entries:.3g}); use N <= 3 with a pair cost, coarser grids, or raise the limit")
+            f"the entropic tensor fallback needs the full {shape} = {format_count(n)}-entry tensor "
+            f"(limit max_tensor_entries={format_count(int(max_entries))}); use N <= 3 with a pair cost, "
+            f"coarser grids, or raise the limit")
     N = problem.n_marginals
     if problem.is_pair_cost:
         C = np.zeros(problem.sizes)

@@ -21,6 +21,7 @@ r"""Post-processing of an entropic plan: sparse extraction, rounding to exact ma
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -88,18 +89,26 @@ def plan_blocks(engine, v: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, C
 _E0, _DE, _NB = -1100.0, 0.25, 4600  # log2-histogram bins of extract_plan
 
 
-def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entries: int
-                 ) -> tuple[np.ndarray, np.ndarray, dict]:
+def _late(deadline: float) -> bool:
+    return deadline < math.inf and time.perf_counter() > deadline
+
+
+def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entries: int,
+                 deadline: float = math.inf) -> tuple[np.ndarray | None, np.ndarray | None, dict]:
     """Sparse plan keeping the largest entries; dropped mass ``<= truncate_mass`` unless
     ``max_entries`` forces a higher threshold (the actual dropped mass is returned in ``info``).
 
     Two streamed passes: a mass histogram of ``log2(weight)`` (bins of 1/4) picks the threshold,
-    the second pass keeps the entries at or above it.
+    the second pass keeps the entries at or above it.  Past ``deadline`` (``time.perf_counter()``,
+    checked between blocks) the extraction is abandoned: ``(None, None, {"plan_skipped": ...})``.
     """
+    skipped = (None, None, {"plan_skipped": "time limit reached during plan extraction"})
     mass = np.zeros(_NB + 1)
     count = np.zeros(_NB + 1, dtype=np.int64)
     total = 0.0
     for w, _ in plan_blocks(engine, v):
+        if _late(deadline):
+            return skipped
         w = w[w > 0]
         k = np.clip(np.floor((np.log2(w) - _E0) / _DE).astype(np.int64) + 1, 0, _NB)
         mass += np.bincount(k, weights=w, minlength=_NB + 1)
@@ -115,6 +124,8 @@ def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entr
     thr = 0.0 if k == 0 else 2.0 ** (_E0 + (k - 1) * _DE)
     idx_parts, w_parts = [], []
     for w, index_of in plan_blocks(engine, v):
+        if _late(deadline):
+            return skipped
         mask = (w >= thr) & (w > 0)
         idx_parts.append(index_of(mask).astype(np.int64))
         w_parts.append(w[mask])
@@ -125,8 +136,11 @@ def extract_plan(engine, v: Sequence[np.ndarray], truncate_mass: float, max_entr
     return idx, w, info
 
 
-def bilinear_cost(problem: MMOTProblem, i: int, j: int, a: np.ndarray, b: np.ndarray, block: int = _BLOCK) -> float:
-    """``a^T C_ij b`` for non-negative ``a, b`` over their supports only (chunked; ``0 * inf = 0``)."""
+def bilinear_cost(problem: MMOTProblem, i: int, j: int, a: np.ndarray, b: np.ndarray, block: int = _BLOCK,
+                  deadline: float = math.inf) -> float:
+    """``a^T C_ij b`` for non-negative ``a, b`` over their supports only (chunked; ``0 * inf = 0``).
+
+    ``nan`` when ``deadline`` (``time.perf_counter()``) passes between chunks."""
     ia, ib = np.nonzero(a > 0)[0], np.nonzero(b > 0)[0]
     if ia.size == 0 or ib.size == 0:
         return 0.0
@@ -134,15 +148,22 @@ def bilinear_cost(problem: MMOTProblem, i: int, j: int, a: np.ndarray, b: np.nda
     step = max(1, block // ib.size)
     total = 0.0
     for s0 in range(0, ia.size, step):
+        if _late(deadline):
+            return math.nan
         C = problem.cost.matrix(xa[s0:s0 + step], xb)
         total += float(a[ia[s0:s0 + step]] @ C @ b[ib])
     return total
 
 
 def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray], v: Sequence[np.ndarray],
-                        max_entries: float = 2e8) -> tuple[float, dict]:
-    """Cost of the plan rounded to exact marginals (see the module docstring) and diagnostics."""
+                        max_entries: float = 2e8, deadline: float = math.inf) -> tuple[float, dict]:
+    """Cost of the plan rounded to exact marginals (see the module docstring) and diagnostics.
+
+    ``inf`` (no bound, ``rounding_note`` says why) when ``deadline`` passes before it is complete."""
     N = engine.N
+    late = (math.inf, {"rounding_note": "time limit reached before the rounded upper bound was complete"})
+    if _late(deadline):
+        return late
     v = [x.copy() for x in v]
     for i in range(N):
         m = v[i] * engine.weights(i, v)
@@ -152,6 +173,8 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
     marg = [v[i] * engine.weights(i, v) for i in range(N)]
     e = [np.maximum(mus[i] - marg[i], 0.0) for i in range(N)]
     delta = float(np.mean([x.sum() for x in e]))
+    if _late(deadline):
+        return late
     base = engine.transport_cost(v)
     corr = 0.0
     corr_q = math.inf
@@ -164,7 +187,9 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
         if problem.is_pair_cost:
             for i in range(N):
                 for j in range(i + 1, N):
-                    corr += bilinear_cost(problem, i, j, e[i], e[j]) / delta
+                    corr += bilinear_cost(problem, i, j, e[i], e[j], deadline=deadline) / delta
+            if math.isnan(corr):
+                return late
         else:
             # N-ary: evaluate the product correction on the full tensor (tensor engine only)
             P = e[0] / delta
@@ -212,11 +237,13 @@ def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: f
 
 
 def ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray], max_entries: float,
-                           cost_tensor: np.ndarray | None = None, block: int = _BLOCK) -> float:
+                           cost_tensor: np.ndarray | None = None, block: int = _BLOCK,
+                           deadline: float = math.inf) -> float:
     """Dual lower bound with the last potential replaced by its c-transform; ``-inf`` when the
-    ``prod l_i`` evaluation exceeds ``max_entries``."""
+    ``prod l_i`` evaluation exceeds ``max_entries`` or ``deadline`` (``time.perf_counter()``,
+    checked between chunks) passes first."""
     N = problem.n_marginals
-    if problem.n_tuples() > max_entries:
+    if problem.n_tuples() > max_entries or _late(deadline):
         return -math.inf
     mus = [m.weights for m in problem.marginals]
     supp = [np.nonzero(m > 0)[0] for m in mus]
@@ -236,6 +263,8 @@ def ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray], max_en
         uc = np.empty(last.size)
         step = max(1, block // supp[0].size)
         for t0 in range(0, last.size, step):
+            if _late(deadline):
+                return -math.inf
             C = problem.cost.matrix(x0, x1[t0:t0 + step])
             uc[t0:t0 + step] = np.min(C - u[0][supp[0]][:, None], axis=0)
     else:  # N == 3 pair cost
@@ -246,6 +275,8 @@ def ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray], max_en
         uc = np.empty(last.size)
         step = max(1, block // A.size)
         for r0 in range(0, last.size, step):
+            if _late(deadline):
+                return -math.inf
             B = A[None, :, :] + C02[:, r0:r0 + step].T[:, :, None] + C12[:, r0:r0 + step].T[:, None, :]
             uc[r0:r0 + step] = B.reshape(B.shape[0], -1).min(axis=1)
     if not np.all(np.isfinite(uc)):

@@ -207,6 +207,8 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
                 else:
                     err = np.inf
                     for i in range(N):
+                        if i > 0 and opts.time_limit is not None and time.perf_counter() - t0 > opts.time_limit:
+                            break   # large kernels: one projection can take seconds; stop mid-sweep
                         v = [m_ * bb for m_, bb in zip(mus, b)]
                         w = engine.weights(i, v)
                         if i == 0:
@@ -261,7 +263,9 @@ def run_sinkhorn(engine, mus: Sequence[np.ndarray], opts: SinkhornOptions, u0: S
         pass
     finally:
         bar.close()
-    if status != Status.CONVERGED:
+    if status == Status.TIME_LIMIT and np.isfinite(err):
+        errors = np.full(N, err)   # no further contractions after the limit: the last sweep's error
+    elif status != Status.CONVERGED:
         errors = full_errors() if status != Status.NUMERICAL_ERROR else errors
     eps_reached = history[-1]["eps"] if history else schedule[0]
     u_abs = [x.copy() for x in u]

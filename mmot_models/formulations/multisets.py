@@ -59,8 +59,9 @@ def iter_multisets(l: int, n: int, distinct: bool = False, max_rows: int = 2_000
     # rows with first index i: multisets of size n-1 from {i..l-1} (or {i+1..l-1} if distinct)
     firsts = np.arange(l)
     remaining = l - firsts - (1 if distinct else 0)
-    sizes = np.array([multiset_count(int(r), n - 1, distinct) if r > 0 else (1 if n == 1 else 0)
-                      for r in remaining], dtype=float) if n > 1 else np.ones(l)
+    # Python ints: block sizes can exceed the float range (only the grouping compares them)
+    sizes = ([multiset_count(int(r), n - 1, distinct) if r > 0 else (1 if n == 1 else 0) for r in remaining]
+             if n > 1 else [1] * l)
     start = 0
     while start < l:
         stop = start + 1
@@ -82,11 +83,40 @@ def occupation_matrix(ms: np.ndarray, l: int) -> sp.csc_matrix:
     return A
 
 
+#: Rows per block of the occupation-number evaluation of :func:`multiset_pair_costs` (x l floats).
+_PAIR_COST_BLOCK_ENTRIES = 4_000_000
+
+
 def multiset_pair_costs(C: np.ndarray, ms: np.ndarray) -> np.ndarray:
-    """``sum_{a<b} C[m_a, m_b]`` for each multiset row of ``ms`` (pair-cost matrix ``C``)."""
-    n = ms.shape[1]
-    out = np.zeros(ms.shape[0])
-    for a in range(n):
-        for b in range(a + 1, n):
-            out += C[ms[:, a], ms[:, b]]
+    """``sum_{a<b} C[m_a, m_b]`` for each multiset row of ``ms`` (pair-cost matrix ``C``).
+
+    Small ``N``: a loop over the ``N(N-1)/2`` index pairs.  Large ``N`` (more pairs than ``l`` times
+    the distinct sites a row can hold) uses occupation numbers ``n_s``:
+    ``sum_{s<t} n_s n_t C_st + sum_s n_s (n_s - 1)/2 C_ss``, in row blocks -- ``O(M l^2)``
+    instead of ``O(M N^2)``.
+    """
+    ms = np.asarray(ms)
+    M, n = ms.shape
+    l = int(C.shape[0])
+    diag = np.diag(C).copy()
+    off = C.copy()
+    np.fill_diagonal(off, 0.0)
+    if n * (n - 1) // 2 <= l * min(n, l) or not np.all(np.isfinite(off)):
+        out = np.zeros(M)
+        for a in range(n):
+            for b in range(a + 1, n):
+                out += C[ms[:, a], ms[:, b]]
+        return out
+    out = np.empty(M)
+    block = max(1, _PAIR_COST_BLOCK_ENTRIES // max(l, 1))
+    for start in range(0, M, block):
+        rows = ms[start:start + block]
+        k = rows.shape[0]
+        counts = np.bincount((np.arange(k)[:, None] * l + rows).ravel(), minlength=k * l).reshape(k, l).astype(float)
+        val = 0.5 * np.einsum("ij,ij->i", counts @ off, counts)
+        pairs_same = counts * (counts - 1.0) / 2.0
+        hit = pairs_same > 0
+        if hit.any():   # only sites occupied twice or more pay the diagonal (never 0 * inf)
+            val = val + np.where(hit, pairs_same * np.where(hit, diag[None, :], 0.0), 0.0).sum(axis=1)
+        out[start:start + k] = val
     return out

@@ -10,6 +10,7 @@ back to plans and potentials.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,8 @@ import scipy.sparse as sp
 
 from ..errors import ProblemTooLargeError
 
-__all__ = ["StandardLP", "LPSize", "estimate_lp_size", "available_memory_bytes", "check_fits"]
+__all__ = ["StandardLP", "LPSize", "estimate_lp_size", "available_memory_bytes", "check_fits", "format_count",
+           "format_bytes"]
 
 #: Bytes HiGHS and this package hold per nonzero and per column/row (copies, presolve, factor).
 _BYTES_PER_NNZ = 48
@@ -27,6 +29,42 @@ _BYTES_PER_COL = 120
 _BYTES_PER_ROW = 120
 #: Fraction of available memory one LP may claim by default.
 MEMORY_FRACTION = 0.5
+
+
+#: Counts up to this are printed in full with thousands separators; larger ones as ``d.dd x 10^e``.
+_FULL_DIGITS_MAX = 10**15
+
+
+def format_count(n: int) -> str:
+    """``n`` for a message, exact below 10^15, else ``1.23e+4567`` -- integer arithmetic only.
+
+    Counts of multisets and tensor entries are Python ints that can exceed the float range (and
+    Python's 4300-digit ``str`` limit); this never converts them to float or to a full decimal string.
+    """
+    n = int(n)
+    if abs(n) < _FULL_DIGITS_MAX:
+        return f"{n:,}"
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    e = int(math.log10(n))          # math.log10 accepts ints of any size
+    if 10**e > n:                   # float rounding of log10 near a power of ten
+        e -= 1
+    elif 10 ** (e + 1) <= n:
+        e += 1
+    lead = (n * 100 + 10**e // 2) // 10**e   # three significant digits, rounded: 100..1000
+    if lead >= 1000:
+        lead //= 10
+        e += 1
+    return f"{sign}{lead // 100}.{lead % 100:02d}e+{e}"
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as ``"1.23 GiB"`` (``format_count`` of the GiB beyond 10^15 GiB)."""
+    n = int(n)
+    gib = n // 2**30
+    if gib < _FULL_DIGITS_MAX:
+        return f"{n / 2**30:.2f} GiB"
+    return f"{format_count(gib)} GiB"
 
 
 @dataclass(frozen=True)
@@ -43,8 +81,8 @@ class LPSize:
         return int(_BYTES_PER_NNZ * self.nnz + _BYTES_PER_COL * self.n_cols + _BYTES_PER_ROW * self.n_rows)
 
     def __str__(self) -> str:
-        return (f"{self.n_cols:,} variables, {self.n_rows:,} rows, {self.nnz:,} nonzeros, "
-                f"~{self.bytes / 2**30:.2f} GiB")
+        return (f"{format_count(self.n_cols)} variables, {format_count(self.n_rows)} rows, "
+                f"{format_count(self.nnz)} nonzeros, ~{format_bytes(self.bytes)}")
 
 
 def estimate_lp_size(n_cols: int, n_rows: int, nnz: int) -> LPSize:
@@ -71,7 +109,7 @@ def check_fits(size: LPSize, what: str, better: str, memory_limit_bytes: int | N
     limit = memory_limit_bytes if memory_limit_bytes is not None else int(MEMORY_FRACTION * available_memory_bytes())
     if size.bytes > limit:
         raise ProblemTooLargeError(
-            f"the {what} would need {size} but only {limit / 2**30:.2f} GiB may be used; {better}")
+            f"the {what} would need {size} but only {format_bytes(limit)} may be used; {better}")
 
 
 @dataclass(frozen=True, eq=False)

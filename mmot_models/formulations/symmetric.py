@@ -42,6 +42,7 @@ a Kantorovich potential of the full N-marginal dual.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -117,12 +118,14 @@ def _iter_costs(problem: MMOTProblem, distinct: bool, C: np.ndarray | None, max_
 
 
 def min_reduced_cost_enumerated(problem: MMOTProblem, u: np.ndarray, *, n_best: int = 0,
-                                C: np.ndarray | None = None, max_rows: int = ENUM_CHUNK_ROWS
-                                ) -> tuple[float, np.ndarray, np.ndarray]:
+                                C: np.ndarray | None = None, max_rows: int = ENUM_CHUNK_ROWS,
+                                deadline: float = math.inf) -> tuple[float, np.ndarray, np.ndarray]:
     """Exact ``min_m c(m) - sum_s n_s(m) u_s`` over all finite-cost multisets, by chunked enumeration.
 
     Returns ``(min_rc, best_multisets, their_rcs)`` with up to ``n_best`` most negative
     (``rc < 0``) multisets, sorted by reduced cost.  Memory is bounded by ``max_rows`` rows.
+    Past ``deadline`` (``time.perf_counter()``) the enumeration stops between chunks and ``min_rc``
+    is ``-inf`` (no bound), with the columns found so far.
     """
     distinct = multiset_distinct(problem)
     if problem.is_pair_cost and C is None:
@@ -132,6 +135,9 @@ def min_reduced_cost_enumerated(problem: MMOTProblem, u: np.ndarray, *, n_best: 
     keep_ms: list[np.ndarray] = []
     keep_rc: list[np.ndarray] = []
     for ms, c in _iter_costs(problem, distinct, C, max_rows):
+        if deadline < math.inf and time.perf_counter() > deadline:
+            best = -math.inf
+            break
         rc = c - u[ms].sum(axis=1)
         rc[~np.isfinite(c)] = np.inf
         if rc.size == 0:

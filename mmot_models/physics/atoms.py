@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MMOTInputError
+from ..errors import MMOTInputError, ProblemTooLargeError
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .densities import RadialDensity, atomic_density, shipped_atoms
+from .radial import GRID_BYTES_PER_POINT
 from .radial import (comotion_n2, effective_radial_cost, potential_from_comotion, radial_grid,
                      radial_pair_cost, sce_value_n2, sgs_comotion, sgs_value)
 
@@ -157,6 +158,8 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
     from ..solve import solve
 
     L = int(points) if points is not None else DEFAULT_POINTS.get(N, 12)
+    check_radial_fits(L, N, options.get("memory_limit_bytes", options.get("memory_limit_gb")),
+                      gigabytes="memory_limit_gb" in options and "memory_limit_bytes" not in options)
     if N >= 4:
         from ..formulations.multisets import multiset_count
         n_cfg = multiset_count(L, N, False)
@@ -183,6 +186,38 @@ def sce_energy(atom: str | RadialDensity, n_electrons: int | None = None, points
             info["discretisation_gap"] = float(sol.value - ref)
     info["radial_grid"] = g
     return dataclasses.replace(sol, info=info, wall_time_s=time.perf_counter() - t0)
+
+
+def radial_lp_bytes(n_points: int, n_electrons: int) -> int:
+    """Least memory of any radial LP on ``n_points`` (integer arithmetic): the grid, plus the dense
+    ``L x L`` pair-cost matrix (N = 2) or the enumerated multiset LP (N >= 3, N-ary cost)."""
+    from ..formulations.multisets import multiset_count
+    from ..formulations.standard_lp import LPSize
+
+    L, N = int(n_points), int(n_electrons)
+    grid = GRID_BYTES_PER_POINT * L
+    if N == 2:
+        return grid + 8 * L * L
+    M = multiset_count(L, N, False)
+    return grid + LPSize(M, L, M * N).bytes
+
+
+def check_radial_fits(n_points: int, n_electrons: int, memory_limit: float | None = None,
+                      gigabytes: bool = False) -> None:
+    """Refuse, before the grid is built, a radial LP that cannot fit in memory (size and a way out)."""
+    from ..formulations.standard_lp import MEMORY_FRACTION, available_memory_bytes, format_bytes, format_count
+
+    if memory_limit is None:
+        limit = int(MEMORY_FRACTION * available_memory_bytes())
+    else:
+        limit = int(float(memory_limit) * (2**30 if gigabytes else 1))
+    need = radial_lp_bytes(n_points, n_electrons)
+    if need > limit:
+        what = "an L x L pair-cost matrix" if int(n_electrons) == 2 else "the enumerated multiset LP"
+        raise ProblemTooLargeError(
+            f"the radial LP on {format_count(n_points)} points needs {what} (~{format_bytes(need)}) but only "
+            f"{format_bytes(limit)} may be used; use fewer points (default {DEFAULT_POINTS.get(int(n_electrons), 12)})"
+            f" or method='comotion' (continuum co-motion value)")
 
 
 # ----------------------------------------------------------------------------- co-motion and potential

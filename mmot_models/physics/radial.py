@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from ..costs import CallablePairCost, NaryCost
-from ..errors import MMOTInputError
+from ..errors import MMOTInputError, ProblemTooLargeError
 from ..problem import Marginal
 from .densities import RadialDensity, _cell_integrals
 
@@ -86,6 +86,10 @@ class RadialGrid:
         return Marginal(self.points[:, None], self.weights, normalize=True)
 
 
+#: Peak bytes per point while a radial grid is built (edges, points, quadrature of the cell masses).
+GRID_BYTES_PER_POINT = 600
+
+
 def radial_grid(density: RadialDensity, n_points: int, kind: str = "quantile", r_max: float | None = None,
                 grading: float = 2.0) -> RadialGrid:
     """Radial grid of ``n_points`` cells for ``density``.
@@ -103,6 +107,11 @@ def radial_grid(density: RadialDensity, n_points: int, kind: str = "quantile", r
     L = int(n_points)
     if L < 2:
         raise MMOTInputError(f"a radial grid needs at least 2 points, got {n_points}")
+    from ..formulations.standard_lp import MEMORY_FRACTION, available_memory_bytes, format_bytes, format_count
+    need, limit = GRID_BYTES_PER_POINT * L, int(MEMORY_FRACTION * available_memory_bytes())
+    if need > limit:
+        raise ProblemTooLargeError(f"a radial grid of {format_count(L)} points needs ~{format_bytes(need)} but only "
+                                   f"{format_bytes(limit)} may be used; use fewer points")
     if kind == "quantile":
         t = np.arange(L + 1) / L
         edges = density.quantile(t[:-1])

@@ -126,6 +126,9 @@ def mean_field_value(problem: MMOTProblem, finite_part: bool = False) -> float:
         raise MMOTInputError("the mean-field value needs a pair cost")
     N = problem.n_marginals
     total = 0.0
+    if problem.is_symmetric and N > 2:   # every pair is the same term: binom(N, 2) <mu, C mu> (O(l^2), not O(N^2 l^2))
+        one = mean_field_value(MMOTProblem.symmetric(problem.marginals[0], 2, problem.cost), finite_part)
+        return one * math.comb(N, 2) if math.isfinite(one) else one
     for i in range(N):
         for j in range(i + 1, N):
             C = problem.pair_matrix(i, j)
