@@ -17,7 +17,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 #: Smaller sizes for the default run, through each script's documented command-line flags.
 QUICK_ARGS: dict[str, list[str]] = {
-    "atoms": [".", "--points-he", "40", "--points-li", "16", "--points-be", "8"],
+    "atoms": [".", "--points-he", "40", "--points-li", "18", "--points-be", "8"],
     "entropic_n3_multiscale": [".", "--l", "256"],
     "dissociation": [".", "--distances", "2,8", "--no-progress"],
 }
