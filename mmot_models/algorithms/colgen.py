@@ -13,7 +13,7 @@ multisets (or a valid lower bound on it), ``u + min(r*, 0)/N`` is dual feasible,
 .. math::  L = N\\langle u, \\mu\\rangle + \\min(r^*, 0) \\le \\text{OPT} \\le U
 
 (plans have mass 1).  Each round records ``U``, ``L`` (when an exact pricer or a certified bound
-ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * max(1, |U|)``
+ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * |U|``
 (status ``OPTIMAL``), or on the time or round limit (status ``TIME_LIMIT``/``ITERATION_LIMIT``,
 ``bound=UPPER``, with the best certified lower bound).
 
@@ -34,10 +34,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import EPS, exact_dot, gamma, pair_cost_error, plan_mass, shifted_lower_bound
 from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.multisets import multiset_count, occupation_matrix
 from ..formulations.standard_lp import StandardLP
-from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
+from ..formulations.symmetric import (multiset_costs, multiset_distinct, plan_fields, require_symmetric,
+                                     safe_min_reduced_cost)
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
@@ -45,7 +47,7 @@ from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_sea
 
 __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX"]
 
-#: Default relative gap ``(U - L) / max(1, |U|)`` at which the run is certified optimal.
+#: Default relative gap ``(U - L) / |U|`` at which the run is certified optimal.
 DEFAULT_TOL = 1e-9
 #: Exact pricing enumerates all multisets up to this count (above: branch and bound for pair costs).
 ENUMERATE_PRICING_MAX = 3_000_000
@@ -94,7 +96,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     Parameters
     ----------
     tol : float
-        Stop when ``(U - L) <= tol * max(1, |U|)`` (default ``1e-9``).
+        Stop when ``(U - L) <= tol * |U|`` (default ``1e-9``).
     time_limit : float, optional
         Wall-clock limit in seconds for the whole run.
     max_rounds : int
@@ -172,6 +174,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     best_lower, best_u = -math.inf, None
     status, message = Status.ITERATION_LIMIT, "round limit reached"
     x = u = None
+    last_res = None
+    mass = plan_mass(mu)
     upper = math.inf
     solver_time = 0.0
     iters = 0
@@ -188,6 +192,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 # HiGHS's time_limit counts the instance's accumulated run time, not this run's
                 session.set_time_limit(deadline - time.perf_counter())
             res = session.run()
+            last_res = res
             solver_time += res.solver_time_s
             iters += int(res.iterations or 0)
             if res.status != Status.OPTIMAL or res.x is None or res.row_dual is None:
@@ -198,8 +203,9 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 break
             x = np.maximum(res.x, 0.0)
             u = np.asarray(res.row_dual, dtype=float)
-            upper = float(cost @ x)
-            dual_val = float(N * (u @ mu))
+            # certified: the plan's exact cost plus its exact residual charged at the largest cost
+            upper = plan_fields(problem, ms, x, cost, None)["upper_bound"]
+            dual_val = N * exact_dot(u, mu)  # one rounding after the correctly rounded dot product
             # ---------------- pricing
             found = PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0))
             B = reduced_cost_matrix(C, u, N, distinct) if C is not None else None
@@ -226,7 +232,15 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                             ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
-                lower_round = dual_val + min(ex.lower, 0.0)
+                lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
+                                                  dual_error=2 * EPS * abs(dual_val))
+                naive = dual_val + min(ex.lower, 0.0)
+                if (exact_kind == "enumerate" and upper - lower_round > tol * abs(upper)
+                        and upper - naive <= tol * abs(upper)):
+                    # only the a-priori rounding charge keeps the gap open: enumerate again, recomputing
+                    # the reduced costs near the minimum exactly
+                    lower_round = shifted_lower_bound(dual_val, safe_min_reduced_cost(problem, u, C=C), 0.0, mass,
+                                                      dual_error=2 * EPS * abs(dual_val))
                 if lower_round > best_lower:
                     best_lower, best_u = lower_round, u.copy()
                 ex = _fresh(ex, keys)
@@ -238,7 +252,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             fin = np.isfinite(new_c)
             new_ms, new_c = new_ms[fin], new_c[fin]
             gap = upper - best_lower
-            rel = gap / max(1.0, abs(upper))
+            rel = gap / max(abs(upper), 1e-300)
             history.append({"round": rnd, "upper": upper, "lower": lower_round, "best_lower": best_lower,
                             "gap": gap, "relative_gap": rel, "n_cols": int(ms.shape[0]),
                             "added": int(new_ms.shape[0]), "pricer": pricer,
@@ -247,7 +261,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
-            if rel <= tol:
+            if gap <= max(tol * abs(upper), _abs_floor(cost)):
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
@@ -287,8 +301,22 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     if x is not None:
         n = x.shape[0]  # columns added after the last master solve carry no weight
         fields = plan_fields(problem, ms[:n], x, cost[:n], expand)
-        upper = float(cost[:n] @ x)
+        if fields["info"]["residual_l1"] > 0 and last_res is not None:
+            # iterative refinement of the final master (same backend) removes the residual's charge
+            from ..backends import highs as highs_backend
+            from .refine import needs_refinement, refine
+            master = _master_lp(problem, ms[:n], cost[:n])
+            if needs_refinement(master, last_res):
+                ref = refine(master, last_res, lambda m: highs_backend.solve_lp(m, threads=threads, options=opts))
+                refined = plan_fields(problem, ms[:n], np.maximum(ref.x, 0.0), cost[:n], expand)
+                if refined["upper_bound"] <= fields["upper_bound"]:
+                    fields = refined
+                    info["refinement"] = ref.refinement
+        upper = fields.pop("upper_bound")
         info.update(fields.pop("info"))
+        if status == Status.OPTIMAL and not (upper - best_lower <= max(tol * abs(upper), _abs_floor(cost))):
+            status = Status.NUMERICAL_ERROR
+            message = f"the certified gap {upper - best_lower:.3g} exceeds tol after the final plan check"
     else:
         upper = math.inf
     pots = tuple([best_u] * N) if best_u is not None else None
@@ -301,6 +329,27 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     upper_bound=upper, bound=bound, potentials=pots,
                     dual_value=best_lower, wall_time_s=wall, solver_time_s=solver_time, iterations=iters,
                     message=message, info=info, problem=problem, **fields)
+
+
+def _abs_floor(cost: np.ndarray) -> float:
+    """Absolute gap floor for optima at 0: the rounding level ``64 u max|c|`` of the cost data."""
+    return 64 * EPS * float(np.max(np.abs(cost), initial=0.0))
+
+
+def _pricing_error(problem: MMOTProblem, u: np.ndarray, min_rc: float) -> float:
+    """A-priori bound on the rounding error of a pricer's minimal reduced cost ``c(m) - sum_s n_s(m) u_s``.
+
+    A multiset competing for the minimum has ``|c(m)| <= |min_rc| + err + N max|u|``; its reduced cost
+    takes at most ``N^2 + 8`` rounded operations (pair sums, the reduced-cost matrix of the branch
+    and bound, the potential sum), each of relative error ``EPS`` on terms bounded by that.  Plus the
+    data error of ``c(m)`` as a float sum of pair costs.
+    """
+    N = problem.n_marginals
+    umax = float(np.max(np.abs(u), initial=0.0))
+    scale = abs(min_rc) + 2.0 * N * umax
+    err = 1.01 * gamma(N * N + 8) * scale
+    ce = pair_cost_error(problem, np.array([abs(min_rc) + N * umax]))
+    return float(err + float(np.max(ce)))
 
 
 def _fresh(res: PricingResult, keys: set) -> PricingResult:
