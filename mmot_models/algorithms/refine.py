@@ -32,8 +32,9 @@ __all__ = ["refine", "needs_refinement", "violations", "REFINE_REL_TOL", "MAX_RO
 #: Refinement runs when a primal violation exceeds this relative to its row's bound (floor: this
 #: times the largest bound), or a dual violation this relative to the largest cost.
 REFINE_REL_TOL = 1e-12
-#: Violations below these (same relative measure) end the refinement.
-TARGET_REL_TOL = 1e-15
+#: Violations below this (same relative measure, ~50 ulps) end the refinement; a side already below
+#: it is not magnified in the correction LP.
+TARGET_REL_TOL = 1e-14
 MAX_ROUNDS = 4
 #: Largest growth of a scale factor from one round to the next.
 MAX_SCALE_GROWTH = 1e12
@@ -112,11 +113,13 @@ def refine(lp: StandardLP, res: LPResult, solve: Callable[[StandardLP], LPResult
     extra_time = 0.0
     extra_iters = 0
     for _ in range(max_rounds):
-        sP = min(1.0 / p_abs if p_abs > 0 else math.inf, sP * MAX_SCALE_GROWTH)
-        sP = max(sP, 1.0)
+        # a side that is already accurate is not magnified: its rounding noise (e.g. marginal rows
+        # whose residuals disagree across the dependent blocks) would make the correction LP infeasible
+        if p_rel > TARGET_REL_TOL:
+            sP = max(min(1.0 / p_abs, sP * MAX_SCALE_GROWTH), 1.0)
         if y is not None:
-            sD = min(1.0 / d_abs if d_abs > 0 else math.inf, sD * MAX_SCALE_GROWTH)
-            sD = max(sD, 1.0)
+            if d_rel > TARGET_REL_TOL:
+                sD = max(min(1.0 / d_abs, sD * MAX_SCALE_GROWTH), 1.0)
             d = lp.c - lp.A.T @ y
         else:
             d = lp.c
@@ -127,6 +130,14 @@ def refine(lp: StandardLP, res: LPResult, solve: Callable[[StandardLP], LPResult
         r = solve(corr)
         extra_time += float(r.solver_time_s or 0.0)
         extra_iters += int(r.iterations or 0)
+        if (r.x is None or not _optimal(r)) and sP > 1.0:
+            # the magnified primal residual may carry inconsistent rounding noise: retry without it
+            sP = 1.0
+            corr = replace(corr, row_lower=lp.row_lower - ax, row_upper=lp.row_upper - ax,
+                           col_lower=lp.col_lower - x, col_upper=lp.col_upper - x)
+            r = solve(corr)
+            extra_time += float(r.solver_time_s or 0.0)
+            extra_iters += int(r.iterations or 0)
         if r.x is None or not _optimal(r):
             rounds.append({"scale_primal": sP, "scale_dual": sD, "failed": str(r.message)})
             break
