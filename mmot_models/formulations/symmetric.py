@@ -243,6 +243,15 @@ def plan_fields(problem: MMOTProblem, ms: np.ndarray, w: np.ndarray, cost: np.nd
     b, rhs_err = scaled_rhs(N, problem.marginals[0].weights)
     cmax = float(np.max(cost, initial=0.0))
     cmin = float(np.min(cost, initial=0.0))
+    if problem.is_pair_cost:
+        # the residual charge needs the extremes over *all* multisets (column generation holds only
+        # some): a multiset cost is a sum of K = N(N-1)/2 pair costs
+        C = problem.pair_matrix(0, 0)
+        fin = C[np.isfinite(C)]
+        if fin.size:
+            K = N * (N - 1) // 2
+            cmax = max(cmax, K * float(fin.max()) * (1 + 4 * K * 2.0 ** -53))
+            cmin = min(cmin, K * float(fin.min()) * (1 + 4 * K * 2.0 ** -53))
     pb = plan_upper_bound(cost, A, b, w, cost_max=cmax, cost_min=cmin,
                           cost_error=pair_cost_error(problem, cost), rhs_error=rhs_err)
     keep = w > PLAN_ZERO_TOL
