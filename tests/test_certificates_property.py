@@ -93,7 +93,8 @@ def make_instance(seed: int) -> mm.MMOTProblem:
     if N == 2 and rng.random() < 0.3:  # unequal marginals
         l1, l2 = int(rng.integers(2, 7)), int(rng.integers(2, 7))
         m1 = mm.Marginal(random_points(rng, l1, d), dyadic_weights(rng, l1, None))
-        m2 = mm.Marginal(random_points(rng, l2, d), dyadic_weights(rng, l2, None))
+        # shifted by 0.5: no point shared with the first marginal (Coulomb-feasible for any weights)
+        m2 = mm.Marginal(random_points(rng, l2, d) + 0.5, dyadic_weights(rng, l2, None))
         return mm.MMOTProblem((m1, m2), cost)
     if N == 2:
         l = int(rng.integers(3, 7))

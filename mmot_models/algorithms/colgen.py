@@ -235,8 +235,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
                                                   dual_error=2 * EPS * abs(dual_val))
                 naive = dual_val + min(ex.lower, 0.0)
-                if (exact_kind == "enumerate" and upper - lower_round > tol * abs(upper)
-                        and upper - naive <= tol * abs(upper)):
+                limit = max(tol * abs(upper), _abs_floor(cost, C, N))
+                if exact_kind == "enumerate" and upper - lower_round > limit and upper - naive <= limit:
                     # only the a-priori rounding charge keeps the gap open: enumerate again, recomputing
                     # the reduced costs near the minimum exactly
                     lower_round = shifted_lower_bound(dual_val, safe_min_reduced_cost(problem, u, C=C), 0.0, mass,
@@ -261,7 +261,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
-            if gap <= max(tol * abs(upper), _abs_floor(cost)):
+            if gap <= max(tol * abs(upper), _abs_floor(cost, C, N)):
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
@@ -314,7 +314,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     info["refinement"] = ref.refinement
         upper = fields.pop("upper_bound")
         info.update(fields.pop("info"))
-        if status == Status.OPTIMAL and not (upper - best_lower <= max(tol * abs(upper), _abs_floor(cost))):
+        if status == Status.OPTIMAL and not (upper - best_lower <= max(tol * abs(upper), _abs_floor(cost, C, N))):
             status = Status.NUMERICAL_ERROR
             message = f"the certified gap {upper - best_lower:.3g} exceeds tol after the final plan check"
     else:
@@ -331,9 +331,14 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     message=message, info=info, problem=problem, **fields)
 
 
-def _abs_floor(cost: np.ndarray) -> float:
-    """Absolute gap floor for optima at 0: the rounding level ``64 u max|c|`` of the cost data."""
-    return 64 * EPS * float(np.max(np.abs(cost), initial=0.0))
+def _abs_floor(cost: np.ndarray, C: np.ndarray | None = None, N: int = 2) -> float:
+    """Absolute gap floor for optima at 0: the rounding level ``64 u max|c|`` of the cost data
+    (pair costs: ``max|c| <= K max|C|`` over all multisets, not only the master's columns)."""
+    scale = float(np.max(np.abs(cost), initial=0.0))
+    if C is not None:
+        fin = np.abs(C[np.isfinite(C)])
+        scale = max(scale, N * (N - 1) // 2 * float(fin.max(initial=0.0)))
+    return 64 * EPS * scale
 
 
 def _pricing_error(problem: MMOTProblem, u: np.ndarray, min_rc: float) -> float:

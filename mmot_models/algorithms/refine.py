@@ -27,7 +27,7 @@ import numpy as np
 
 from ..formulations.standard_lp import LPResult, StandardLP
 
-__all__ = ["refine", "needs_refinement", "violations", "REFINE_REL_TOL", "MAX_ROUNDS", "MAX_SCALE_GROWTH"]
+__all__ = ["refine", "needs_refinement", "violations", "duality_gap", "REFINE_REL_TOL", "MAX_ROUNDS", "MAX_SCALE_GROWTH"]
 
 #: Refinement runs when a primal violation exceeds this relative to its row's bound (floor: this
 #: times the largest bound), or a dual violation this relative to the largest cost.
@@ -76,6 +76,27 @@ def violations(lp: StandardLP, x: np.ndarray, y: np.ndarray | None) -> tuple[flo
     return p_abs, p_rel, d_abs, d_abs / cmax
 
 
+def duality_gap(lp: StandardLP, x: np.ndarray, y: np.ndarray | None) -> float:
+    """Relative gap between ``c^T x`` and the dual objective of ``y`` (with its reduced costs), or nan.
+
+    Measures complementarity: a pair that is primal and dual feasible but not complementary has a
+    gap.  Multipliers of the wrong sign for a one-sided row, and reduced costs pointing at an
+    infinite column bound, count through :func:`violations` instead and are dropped here.
+    """
+    if y is None:
+        return math.nan
+    yc = np.where((y > 0) & ~np.isfinite(lp.row_lower), 0.0, np.where((y < 0) & ~np.isfinite(lp.row_upper), 0.0, y))
+    rhs = np.where(yc > 0, lp.row_lower, np.where(yc < 0, lp.row_upper, 0.0))
+    z = lp.c - lp.A.T @ yc
+    zb = np.where(z > 0, lp.col_lower, np.where(z < 0, lp.col_upper, 0.0))
+    ok = np.isfinite(zb)
+    dual = float(np.dot(yc, np.where(np.isfinite(rhs), rhs, 0.0)) + np.dot(z[ok], zb[ok]))
+    primal = float(lp.c @ x)
+    _, bmax, cmax = _scales(lp)
+    # floor: optima at 0 have no relative scale; 1e-12 of (largest cost x largest bound) stands in
+    return abs(primal - dual) / max(abs(primal), abs(dual), REFINE_REL_TOL * cmax * bmax)
+
+
 def needs_refinement(lp: StandardLP, res: LPResult) -> bool:
     """``True`` when ``res`` is an optimal answer whose violations exceed :data:`REFINE_REL_TOL`."""
     if res.x is None or not _optimal(res):
@@ -84,8 +105,8 @@ def needs_refinement(lp: StandardLP, res: LPResult) -> bool:
     return p_rel > REFINE_REL_TOL or (math.isfinite(d_rel) and d_rel > REFINE_REL_TOL)
 
 
-def _worst(p_rel: float, d_rel: float) -> float:
-    return max(p_rel, d_rel if math.isfinite(d_rel) else 0.0)
+def _worst(*rels: float) -> float:
+    return max(r if math.isfinite(r) else 0.0 for r in rels)
 
 
 def _optimal(res: LPResult) -> bool:
@@ -105,7 +126,8 @@ def refine(lp: StandardLP, res: LPResult, solve: Callable[[StandardLP], LPResult
     x = np.asarray(res.x, dtype=float).copy()
     y = None if res.row_dual is None else np.asarray(res.row_dual, dtype=float).copy()
     p_abs, p_rel, d_abs, d_rel = violations(lp, x, y)
-    before = {"primal": p_abs, "primal_rel": p_rel, "dual": d_abs, "dual_rel": d_rel}
+    g_rel = duality_gap(lp, x, y)
+    before = {"primal": p_abs, "primal_rel": p_rel, "dual": d_abs, "dual_rel": d_rel, "gap_rel": g_rel}
     if not (p_rel > REFINE_REL_TOL or (math.isfinite(d_rel) and d_rel > REFINE_REL_TOL)):
         return res
     sP = sD = 1.0
@@ -146,16 +168,19 @@ def refine(lp: StandardLP, res: LPResult, solve: Callable[[StandardLP], LPResult
         if y is not None and r.row_dual is not None:
             y_new = y + np.asarray(r.row_dual, dtype=float) / sD
         np_abs, np_rel, nd_abs, nd_rel = violations(lp, x_new, y_new)
-        improved = _worst(np_rel, nd_rel) < _worst(p_rel, d_rel)
+        ng_rel = duality_gap(lp, x_new, y_new)
+        # a round counts only if the worst of primal, dual and complementarity (gap) violation shrinks:
+        # a correction LP with a flat objective may trade optimality for feasibility
+        improved = _worst(np_rel, nd_rel, ng_rel) < _worst(p_rel, d_rel, g_rel)
         rounds.append({"scale_primal": sP, "scale_dual": sD, "primal": np_abs, "primal_rel": np_rel,
-                       "dual": nd_abs, "dual_rel": nd_rel})
+                       "dual": nd_abs, "dual_rel": nd_rel, "gap_rel": ng_rel, "accepted": bool(improved)})
         if not improved:
             break
         x, y = x_new, y_new
-        p_abs, p_rel, d_abs, d_rel = np_abs, np_rel, nd_abs, nd_rel
+        p_abs, p_rel, d_abs, d_rel, g_rel = np_abs, np_rel, nd_abs, nd_rel, ng_rel
         if p_rel <= TARGET_REL_TOL and not (math.isfinite(d_rel) and d_rel > TARGET_REL_TOL):
             break
-    after = {"primal": p_abs, "primal_rel": p_rel, "dual": d_abs, "dual_rel": d_rel}
+    after = {"primal": p_abs, "primal_rel": p_rel, "dual": d_abs, "dual_rel": d_rel, "gap_rel": g_rel}
     info = {"rounds": len(rounds), "before": before, "after": after, "history": rounds,
             "time_s": extra_time}
     col_dual = None if y is None else lp.c - lp.A.T @ y
