@@ -25,7 +25,7 @@ from mmot_models.costs import Coulomb, Power, SoftCoulomb
 from mmot_models.algorithms.lp import CERT_REL_TOL
 from tests.exact_simplex import exact_lp_min
 
-#: Seeds in the default run (about 6 s) and in the slow run.
+#: Seeds in the default run (about 4 s on an idle core) and in the slow run.
 N_DEFAULT = 60
 N_SLOW = 2000
 #: Denominator exponent of the dyadic weights.
