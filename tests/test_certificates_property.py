@@ -175,7 +175,8 @@ def check_instance(seed: int) -> list[str]:
             bad.append(f"{tag}: upper {sol.upper_bound!r} < OPT {float(opt)!r}")
         if upper_side and sol.status == mm.Status.OPTIMAL:
             gap = Fraction(sol.upper_bound) - Fraction(sol.lower_bound)
-            limit = max(Fraction(CLOSED_REL_TOL) * abs(opt), Fraction(FLOOR_ULPS * big))
+            K = problem.n_marginals * (problem.n_marginals - 1) // 2  # column costs are sums of K pair costs
+            limit = max(Fraction(CLOSED_REL_TOL) * abs(opt), Fraction(FLOOR_ULPS * K * big))
             if not gap <= limit * (1 + Fraction(1, 10**6)):
                 bad.append(f"{tag}: optimal but gap {float(gap):.3g} > {float(limit):.3g}")
     return bad
