@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .problem import MMOTProblem
 
 __all__ = ["Status", "Bound", "Solution", "marginal_errors", "symmetrize_plan", "aggregate_plan",
-           "certify_status"]
+           "certify_status", "GAP_ZERO_FLOOR"]
 
 
 class Status(str, enum.Enum):
@@ -49,19 +49,31 @@ class Bound(str, enum.Enum):
     ESTIMATE = "estimate"    #: approximation without a direction (e.g. entropic transport cost)
 
 
-def certify_status(status: Status, lower: float, upper: float, value: float, rel_tol: float,
-                   what: str = "the certificate") -> tuple[Status, str]:
-    """Keep ``OPTIMAL`` only if our own bracket ``[lower, upper]`` closes to ``rel_tol`` (relative).
+#: Smallest scale of the relative gap (smallest positive normal float): only used where ``|value|``
+#: is (almost) exactly 0, where a relative statement has no scale.
+GAP_ZERO_FLOOR = 2.2250738585072014e-308
 
+
+def certify_status(status: Status, lower: float, upper: float, value: float, rel_tol: float,
+                   what: str = "the certificate", abs_floor: float = 0.0) -> tuple[Status, str]:
+    """Keep ``OPTIMAL`` only if our own bracket ``[lower, upper]`` closes to ``rel_tol`` relative to ``|value|``.
+
+    The test is ``upper - lower <= max(rel_tol * |value|, abs_floor)``: relative at every magnitude,
+    also below 1 (a value of 2.5e-7 needs a gap below 2.5e-14 at ``rel_tol = 1e-7``).  ``abs_floor``
+    (default 0) is for optima that are exactly 0: LP callers pass ``64 u max|c|`` (``u = 2**-53``),
+    the rounding level of the cost data, below which no floating-point certificate can resolve a gap.
     Returns the (possibly downgraded) status and a message; other statuses pass through with an
     empty message.  Every certified method uses this one rule instead of trusting a solver's word.
     """
     if status != Status.OPTIMAL:
         return status, ""
     gap = upper - lower
-    if math.isfinite(gap) and gap <= rel_tol * max(1.0, abs(value)):
+    limit = max(rel_tol * abs(value), abs_floor) if math.isfinite(value) else -math.inf
+    if math.isfinite(gap) and gap <= limit:
         return status, ""
-    return Status.NUMERICAL_ERROR, f"solver reported optimal but the gap of {what} is {gap:.3g}"
+    rel = gap / max(abs(value), GAP_ZERO_FLOOR) if math.isfinite(value) else math.inf
+    return Status.NUMERICAL_ERROR, (f"solver reported optimal but the gap of {what} is {gap:.3g} "
+                                    f"(relative {rel:.3g} > {rel_tol:g})")
 
 
 def aggregate_plan(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +167,10 @@ class Solution:
 
     @property
     def relative_gap(self) -> float:
-        scale = max(1.0, abs(self.value)) if np.isfinite(self.value) else 1.0
-        return self.gap / scale
+        """``gap / |value|`` (relative at every magnitude; ``inf`` without a finite value)."""
+        if not np.isfinite(self.value):
+            return math.inf
+        return self.gap / max(abs(self.value), GAP_ZERO_FLOOR)
 
     @property
     def max_marginal_error(self) -> float:

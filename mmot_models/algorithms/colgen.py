@@ -13,7 +13,7 @@ multisets (or a valid lower bound on it), ``u + min(r*, 0)/N`` is dual feasible,
 .. math::  L = N\\langle u, \\mu\\rangle + \\min(r^*, 0) \\le \\text{OPT} \\le U
 
 (plans have mass 1).  Each round records ``U``, ``L`` (when an exact pricer or a certified bound
-ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * max(1, |U|)``
+ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * |U|``
 (status ``OPTIMAL``), or on the time or round limit (status ``TIME_LIMIT``/``ITERATION_LIMIT``,
 ``bound=UPPER``, with the best certified lower bound).
 
@@ -34,10 +34,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import EPS, exact_dot, gamma, pair_cost_error, plan_mass, shifted_lower_bound
 from ..errors import MMOTInputError, ProblemTooLargeError
 from ..formulations.multisets import multiset_count, occupation_matrix
 from ..formulations.standard_lp import StandardLP, format_count
-from ..formulations.symmetric import multiset_costs, multiset_distinct, plan_fields, require_symmetric
+from ..formulations.symmetric import (multiset_costs, multiset_distinct, plan_fields, require_symmetric,
+                                      safe_min_reduced_cost)
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
@@ -47,7 +49,7 @@ from .symmetric import EXPAND_OPTION
 
 __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
 
-#: Default relative gap ``(U - L) / max(1, |U|)`` at which the run is certified optimal.
+#: Default relative gap ``(U - L) / |U|`` at which the run is certified optimal.
 DEFAULT_TOL = 1e-9
 #: Exact pricing enumerates all multisets up to this count (above: branch and bound for pair costs).
 ENUMERATE_PRICING_MAX = 3_000_000
@@ -131,7 +133,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     Parameters
     ----------
     tol : float
-        Stop when ``(U - L) <= tol * max(1, |U|)`` (default ``1e-9``).
+        Stop when ``(U - L) <= tol * |U|`` (default ``1e-9``).
     time_limit : float, optional
         Wall-clock limit in seconds for the whole run.
     max_rounds : int
@@ -210,6 +212,9 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     best_lower, best_u = -math.inf, None
     status, message = Status.ITERATION_LIMIT, "round limit reached"
     x = u = None
+    last_res = None
+    stalled_exact = False
+    mass = plan_mass(mu)
     upper = math.inf
     solver_time = 0.0
     iters = 0
@@ -227,6 +232,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 # HiGHS's time_limit counts the instance's accumulated run time, not this run's
                 session.set_time_limit(deadline - time.perf_counter())
             res = session.run()
+            last_res = res
             solver_time += res.solver_time_s
             iters += int(res.iterations or 0)
             if res.status != Status.OPTIMAL or res.x is None or res.row_dual is None:
@@ -237,8 +243,9 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 break
             x = np.maximum(res.x, 0.0)
             u = np.asarray(res.row_dual, dtype=float)
-            upper = float(cost @ x)
-            dual_val = float(N * (u @ mu))
+            # certified: the plan's exact cost plus its exact residual charged at the largest cost
+            upper = plan_fields(problem, ms, x, cost, None)["upper_bound"]
+            dual_val = N * exact_dot(u, mu)  # one rounding after the correctly rounded dot product
             # ---------------- pricing
             found = PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0))
             B = reduced_cost_matrix(C, u, N, distinct) if C is not None else None
@@ -266,7 +273,15 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                             ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
-                lower_round = dual_val + min(ex.lower, 0.0)
+                lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
+                                                  dual_error=2 * EPS * abs(dual_val))
+                naive = dual_val + min(ex.lower, 0.0)
+                limit = max(tol * abs(upper), _abs_floor(cost, C, N))
+                if exact_kind == "enumerate" and upper - lower_round > limit and upper - naive <= limit:
+                    # only the a-priori rounding charge keeps the gap open: enumerate again, recomputing
+                    # the reduced costs near the minimum exactly
+                    lower_round = shifted_lower_bound(dual_val, safe_min_reduced_cost(problem, u, C=C), 0.0, mass,
+                                                      dual_error=2 * EPS * abs(dual_val))
                 if lower_round > best_lower:
                     best_lower, best_u = lower_round, u.copy()
                 ex = _fresh(ex, keys)
@@ -278,7 +293,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             fin = np.isfinite(new_c)
             new_ms, new_c = new_ms[fin], new_c[fin]
             gap = upper - best_lower
-            rel = gap / max(1.0, abs(upper))
+            rel = gap / max(abs(upper), 1e-300)
             history.append({"round": rnd, "upper": upper, "lower": lower_round, "best_lower": best_lower,
                             "gap": gap, "relative_gap": rel, "n_cols": int(ms.shape[0]),
                             "added": int(new_ms.shape[0]), "pricer": pricer,
@@ -287,7 +302,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
-            if rel <= tol:
+            if gap <= max(tol * abs(upper), _abs_floor(cost, C, N)):
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
@@ -299,6 +314,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     continue
                 if run_exact:
                     status = Status.ITERATION_LIMIT
+                    stalled_exact = ex.exact
                     message = (f"pricing found no new improving column but the certified gap is {gap:.3g} "
                                "(exact pricer budget exhausted or numerical tolerance); raise node_budget")
                     break
@@ -327,8 +343,26 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     if x is not None:
         n = x.shape[0]  # columns added after the last master solve carry no weight
         fields = plan_fields(problem, ms[:n], x, cost[:n], expand)
-        upper = float(cost[:n] @ x)
+        if fields["info"]["residual_l1"] > 0 and last_res is not None:
+            # iterative refinement of the final master (same backend) removes the residual's charge
+            from ..backends import highs as highs_backend
+            from .refine import needs_refinement, refine
+            master = _master_lp(problem, ms[:n], cost[:n])
+            if needs_refinement(master, last_res):
+                ref = refine(master, last_res, lambda m: highs_backend.solve_lp(m, threads=threads, options=opts))
+                refined = plan_fields(problem, ms[:n], np.maximum(ref.x, 0.0), cost[:n], expand)
+                if refined["upper_bound"] <= fields["upper_bound"]:
+                    fields = refined
+                    info["refinement"] = ref.refinement
+        upper = fields.pop("upper_bound")
         info.update(fields.pop("info"))
+        closed = upper - best_lower <= max(tol * abs(upper), _abs_floor(cost, C, N))
+        if stalled_exact and closed:
+            # exact pricing found nothing, and the refined final plan's charge closes the gap
+            status, message = Status.OPTIMAL, "certified after refining the final master plan"
+        if status == Status.OPTIMAL and not closed:
+            status = Status.NUMERICAL_ERROR
+            message = f"the certified gap {upper - best_lower:.3g} exceeds tol after the final plan check"
     else:
         upper = math.inf
     pots = tuple([best_u] * N) if best_u is not None else None
@@ -359,6 +393,32 @@ def _check_colgen_fits(l: int, N: int, memory_limit_bytes: int | None) -> None:
             f"column generation with N={N} marginals on {l} sites starts from {format_count(N * l + 2)} "
             f"columns of {N} sites (~{format_bytes(need)}) but only {format_bytes(limit)} may be used; "
             f"use method='krep' (certified lower bound) or 'meanfield'/'variance', or fewer marginals")
+
+
+def _abs_floor(cost: np.ndarray, C: np.ndarray | None = None, N: int = 2) -> float:
+    """Absolute gap floor for optima at 0: the rounding level ``64 u max|c|`` of the cost data
+    (pair costs: ``max|c| <= K max|C|`` over all multisets, not only the master's columns)."""
+    scale = float(np.max(np.abs(cost), initial=0.0))
+    if C is not None:
+        fin = np.abs(C[np.isfinite(C)])
+        scale = max(scale, N * (N - 1) // 2 * float(fin.max(initial=0.0)))
+    return 64 * EPS * scale
+
+
+def _pricing_error(problem: MMOTProblem, u: np.ndarray, min_rc: float) -> float:
+    """A-priori bound on the rounding error of a pricer's minimal reduced cost ``c(m) - sum_s n_s(m) u_s``.
+
+    A multiset competing for the minimum has ``|c(m)| <= |min_rc| + err + N max|u|``; its reduced cost
+    takes at most ``N^2 + 8`` rounded operations (pair sums, the reduced-cost matrix of the branch
+    and bound, the potential sum), each of relative error ``EPS`` on terms bounded by that.  Plus the
+    data error of ``c(m)`` as a float sum of pair costs.
+    """
+    N = problem.n_marginals
+    umax = float(np.max(np.abs(u), initial=0.0))
+    scale = abs(min_rc) + 2.0 * N * umax
+    err = 1.01 * gamma(N * N + 8) * scale
+    ce = pair_cost_error(problem, np.array([abs(min_rc) + N * umax]))
+    return float(err + float(np.max(ce)))
 
 
 def _fresh(res: PricingResult, keys: set) -> PricingResult:

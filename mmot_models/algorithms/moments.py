@@ -66,7 +66,7 @@ from ..formulations.standard_lp import StandardLP
 from ..moment_functions import Cells, Hats1D, MCOTProblem, config_cost
 from ..options import LP_BACKEND_OPTIONS, Option, OptionSchema, common_options, declares
 from ..problem import Marginal, MMOTProblem
-from ..solution import Bound, Solution, Status, marginal_errors
+from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status, marginal_errors
 from .lp import solve_standard_lp
 
 __all__ = ["solve_mcot", "candidate_sites", "mcot_lp", "mcot_colgen", "mcot_particles", "mcot_metropolis",
@@ -305,7 +305,7 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
     certified = out.get("certified_lower", -math.inf)
     if status == Status.OPTIMAL:
         gap = value - certified
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
+        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(abs(value), GAP_ZERO_FLOOR)):
             status = Status.NUMERICAL_ERROR
             message = f"solver reported optimal but the LP certificate gap is {gap:.3g}"
         elif solver in ("lp", "sites") and _covers_supports(P, sites):
@@ -786,7 +786,7 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
     info = {"solver": "metropolis", "n_state": int(K), "beta": beta, "steps": step, "accepted": accepted,
             "trace": trace, "atom_cells": np.stack([best_state[keep] // ny, best_state[keep] % ny], axis=1),
             "atom_weights": w[keep], "exact_cells_value": exact, "excess_over_exact": best - exact}
-    if best - exact <= CERT_REL_TOL * max(1.0, abs(exact)):
+    if best - exact <= CERT_REL_TOL * max(abs(exact), GAP_ZERO_FLOOR):
         status = Status.CONVERGED
     else:
         status = Status.ITERATION_LIMIT if step >= n_steps else Status.TIME_LIMIT

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..formulations.partial import PartialTransportLP, SubDensity, required_mass
 from ..solution import Bound, Solution, Status, certify_status
-from .lp import CERT_REL_TOL, solve_standard_lp
+from .lp import CERT_REL_TOL, ZERO_FLOOR_REL, solve_standard_lp
 
 __all__ = ["relaxed_cost", "homogeneous_cost"]
 
@@ -80,7 +80,8 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
     bound = fields.pop("bound", Bound.EXACT)
     message = ""
     if status == Status.OPTIMAL:
-        status, message = certify_status(status, lower, upper, value, CERT_REL_TOL)
+        status, message = certify_status(status, lower, upper, value, CERT_REL_TOL,
+                                         abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)))
     elif status == Status.INFEASIBLE:
         message = ("no admissible mu: under a cost infinite on the diagonal some site of rho is too heavy "
                    "for a plan on distinct sites; the cost is +inf")

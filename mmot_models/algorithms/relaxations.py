@@ -30,7 +30,7 @@ from ..formulations.standard_lp import LPResult, StandardLP
 from ..options import LP_BACKEND_OPTIONS, Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status, certify_status, symmetrize_plan
-from .lp import CERT_REL_TOL, MARGINAL_TOL, solve_standard_lp
+from .lp import CERT_REL_TOL, ZERO_FLOOR_REL, solve_standard_lp, unfinished_value
 
 __all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound", "KREP_BACKENDS",
            "SDP_CERT_REL_TOL", "MAX_SYMMETRIZED_ROWS", "KREP_OPTIONS", "SDP_OPTIONS", "MEANFIELD_OPTIONS",
@@ -252,12 +252,14 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         if session is not None:
             session.close()
     status = res.status
-    vk_upper = inv["primal"] if (status == Status.OPTIMAL and inv["residual"] <= MARGINAL_TOL) else math.inf
+    # the plan's cost plus its exact marginal residual charged at the largest cost (never the raw value)
+    vk_upper = inv.get("certified_upper", math.inf) if status == Status.OPTIMAL else math.inf
     vk_lower = inv["dual"]
     message = ""
     value = inv["primal"] if math.isfinite(vk_upper) else vk_lower
     if status == Status.OPTIMAL:
-        status, message = certify_status(status, vk_lower, vk_upper, value, CERT_REL_TOL, "V_k")
+        status, message = certify_status(status, vk_lower, vk_upper, value, CERT_REL_TOL, "V_k",
+                                         abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)))
     elif status == Status.INFEASIBLE:
         value = math.inf
         message = "no k-representable pair density has the marginal (V_k = +inf)"
@@ -268,6 +270,8 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
     # map to the exact value
     lower = vk_lower if k <= N else -math.inf
     upper = vk_upper if k >= N and not order else math.inf
+    if status != Status.OPTIMAL and direction == Bound.EXACT and status != Status.INFEASIBLE:
+        value, direction = unfinished_value(lower, upper)
     plan_idx = plan_w = pots = None
     merr = None
     if k == N and "multisets" in inv and status == Status.OPTIMAL:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import dual_lower_bound, pair_cost_error, plan_mass, plan_upper_bound, scaled_rhs
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from ..solution import Bound, Status, marginal_errors, symmetrize_plan
@@ -136,17 +137,19 @@ class KantorovichPrimal:
         x = np.maximum(res.x, 0.0)
         keep = x > PLAN_ZERO_TOL
         idx, w = lp.meta["tuples"][keep], x[keep]
-        primal = float(lp.c @ x)
-        out.update(plan_indices=idx, plan_weights=w, primal_value=primal,
-                   marginal_error=marginal_errors(problem, idx, w), upper_bound=primal, value=primal)
+        cerr = pair_cost_error(problem, lp.c)
+        pb = plan_upper_bound(lp.c, lp.A, lp.row_lower, x, cost_error=cerr)
+        out.update(plan_indices=idx, plan_weights=w, primal_value=pb.cost,
+                   marginal_error=marginal_errors(problem, idx, w), upper_bound=pb.bound, value=pb.cost)
+        info: dict[str, Any] = {"residual_l1": pb.residual_l1, "residual_charge": pb.charge}
         if res.row_dual is not None:
             off = lp.meta["row_offsets"]
             pots = tuple(np.asarray(res.row_dual[off[i]:off[i + 1]]) for i in range(problem.n_marginals))
-            dual = float(sum(p @ m.weights for p, m in zip(pots, problem.marginals)))
-            red = lp.c - lp.A.T @ res.row_dual
-            viol = float(max(0.0, -red.min(initial=0.0)))
-            out.update(potentials=pots, dual_value=dual, lower_bound=dual - viol,
-                       info={"dual_violation": viol})
+            db = dual_lower_bound(lp.c, lp.A, res.row_dual, lp.row_lower, lp.row_upper,
+                                  mass=plan_mass(problem.marginals[0].weights), cost_error=cerr)
+            out.update(potentials=pots, dual_value=db.dual_value, lower_bound=db.bound)
+            info.update(dual_violation=db.violation, dual_rounding_charge=db.rounding)
+        out["info"] = info
         return out
 
 
@@ -198,18 +201,32 @@ class KantorovichDual:
         else:
             off = lp.meta["col_offsets"]
             pots = tuple(u[off[i]:off[i + 1]] for i in range(problem.n_marginals))
-        dual = float(-(lp.c @ u))
-        viol = float(max(0.0, (lp.A @ u - lp.row_upper).max(initial=0.0)))
-        out.update(potentials=pots, dual_value=dual, lower_bound=dual - viol, value=dual,
-                   info={"dual_violation": viol})
+        # the primal of this LP: min <cost, gamma> s.t. (incidence) gamma = mu, gamma >= 0
+        cost, inc = lp.row_upper, lp.A.T.tocsc()
+        b, rhs_err = _marginal_rhs(problem, lp.meta["symmetric"])
+        cerr = pair_cost_error(problem, cost)
+        db = dual_lower_bound(cost, inc, u, b, b, mass=plan_mass(problem.marginals[0].weights),
+                              cost_error=cerr, rhs_error=rhs_err)
+        info: dict[str, Any] = {"dual_violation": db.violation, "dual_rounding_charge": db.rounding}
+        out.update(potentials=pots, dual_value=db.dual_value, lower_bound=db.bound, value=db.dual_value)
         if res.row_dual is not None:
             g = np.maximum(-res.row_dual, 0.0)
             keep = g > PLAN_ZERO_TOL
             idx, w = lp.meta["tuples"][keep], g[keep]
-            primal = float(lp.row_upper[keep] @ w)
+            pb = plan_upper_bound(cost, inc, b, g, cost_error=cerr, rhs_error=rhs_err)
+            info.update(residual_l1=pb.residual_l1, residual_charge=pb.charge)
             if lp.meta["symmetric"]:
                 # one shared potential fixes only the averaged marginal: symmetrise the plan
                 idx, w = symmetrize_plan(idx, w)
-            out.update(plan_indices=idx, plan_weights=w, primal_value=primal, upper_bound=primal,
+            out.update(plan_indices=idx, plan_weights=w, primal_value=pb.cost, upper_bound=pb.bound,
                        marginal_error=marginal_errors(problem, idx, w))
+        out["info"] = info
         return out
+
+
+def _marginal_rhs(problem: MMOTProblem, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Right-hand side of the marginal rows (``N mu`` for one shared potential) and its rounding error."""
+    if symmetric:
+        return scaled_rhs(problem.n_marginals, problem.marginals[0].weights)
+    b = np.concatenate([m.weights for m in problem.marginals])
+    return b, np.zeros_like(b)

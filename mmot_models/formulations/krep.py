@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import dual_lower_bound, pair_cost_error, plan_mass, plan_upper_bound, scaled_rhs
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from .multisets import multiset_count, multiset_pair_costs, multisets, occupation_matrix
@@ -95,22 +96,28 @@ def bipartition_rows(ms: np.ndarray, signs: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((S * S - k) / (k * (k - 1)))
 
 
-def certified_lower_bound(lp: StandardLP, row_dual: np.ndarray, mass: float = 1.0) -> tuple[float, float]:
+def certified_lower_bound(lp: StandardLP, row_dual: np.ndarray, mass: float = 1.0,
+                          cost_error: np.ndarray | float = 0.0, rhs_error: np.ndarray | float = 0.0
+                          ) -> tuple[float, float]:
     """Weak-duality lower bound of ``lp`` from any row multipliers, for LPs whose feasible ``x >= 0``
-    all have ``sum(x) = mass`` (true for plans).
+    all have ``sum(x) <= mass`` (true for plans): :func:`mmot_models.certificate.dual_lower_bound`.
 
-    Each multiplier is clipped to the sign its finite row bound allows; then
-    ``c^T x >= sum_r y_r b_r + mass * min(0, min_j (c - A^T y)_j)`` for every feasible ``x``.
     Returns ``(bound, max dual violation)``.
     """
-    y = np.asarray(row_dual, dtype=float).copy()
-    lo, up = lp.row_lower, lp.row_upper
-    y[(y > 0) & ~np.isfinite(lo)] = 0.0
-    y[(y < 0) & ~np.isfinite(up)] = 0.0
-    rhs = np.where(y > 0, np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(up), up, 0.0))
-    red = lp.c - lp.A.T @ y
-    viol = float(max(0.0, -float(red.min(initial=0.0))))
-    return float(y @ rhs) + lp.offset - mass * viol, viol
+    db = dual_lower_bound(lp.c, lp.A, row_dual, lp.row_lower, lp.row_upper, mass=mass,
+                          cost_error=cost_error, rhs_error=rhs_error, offset=lp.offset)
+    return db.bound, db.violation
+
+
+def _krep_data_errors(problem: MMOTProblem, lp: StandardLP) -> tuple[np.ndarray | float, np.ndarray]:
+    """Cost and rhs rounding errors of the k-rep LP against the exact data (pair sums, ``k mu``)."""
+    k = lp.meta["k"]
+    scale_rounds = 0 if float(lp.meta["pair_scale"]) == 1.0 else 2
+    cerr = pair_cost_error(problem, lp.c, n_terms=math.comb(k, 2), scale_roundings=scale_rounds)
+    _, rerr = scaled_rhs(k, problem.marginals[0].weights)
+    rhs_err = np.zeros(lp.n_rows)
+    rhs_err[:lp.meta["n_marginal_rows"]] = rerr
+    return cerr, rhs_err
 
 
 @dataclass(frozen=True)
@@ -177,16 +184,22 @@ class KRepresentability:
         out: dict[str, Any] = {"primal": math.nan, "dual": -math.inf, "residual": math.inf, "dual_violation": math.nan}
         ms = lp.meta["multisets"]
         l = lp.meta["l"]
+        cerr, rhs_err = _krep_data_errors(problem, lp)
         if res.x is not None:
             w = np.maximum(np.asarray(res.x, dtype=float), 0.0)
             nm = lp.meta["n_marginal_rows"]
-            out["primal"] = float(lp.c @ w + lp.offset)
+            b, _ = scaled_rhs(lp.meta["k"], problem.marginals[0].weights)
+            pb = plan_upper_bound(lp.c, lp.A[:nm], b, w, cost_error=cerr, rhs_error=rhs_err[:nm], offset=lp.offset)
+            out["primal"] = pb.cost
+            out["certified_upper"] = pb.bound
+            out["residual_charge"] = pb.charge
             out["residual"] = float(np.max(np.abs(lp.A[:nm] @ w - lp.row_lower[:nm]))) / lp.meta["k"]
             keep = w > 0
             out["multisets"] = ms[keep]
             out["weights"] = w[keep]
             out["pair_density"] = pair_density_of_plan(ms[keep], w[keep], l)
         if res.row_dual is not None:
-            out["dual"], out["dual_violation"] = certified_lower_bound(lp, res.row_dual, mass=1.0)
+            out["dual"], out["dual_violation"] = certified_lower_bound(
+                lp, res.row_dual, mass=plan_mass(problem.marginals[0].weights), cost_error=cerr, rhs_error=rhs_err)
             out["potential"] = np.asarray(res.row_dual[:l]) * lp.meta["k"] / lp.meta["N"]  # N mu.u = k mu.y
         return out

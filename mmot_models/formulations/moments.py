@@ -240,11 +240,11 @@ class MomentLP:
             res = res[np.isfinite(res)]
             out.update(primal_value=float(c @ x), moment_residual=float(res.max(initial=0.0)))
         if y is not None:
-            rhs = np.where(y > 0, self.row_lower, np.where(y < 0, self.row_upper, 0.0))
-            dual = float(np.sum(np.where(y != 0, y * rhs, 0.0)))
+            # plans are probability measures (mass 1): the shared rounding-safe weak-duality bound
+            from ..certificate import dual_lower_bound
+            db = dual_lower_bound(c, A, y, self.row_lower, self.row_upper, mass=1.0)
             red = c - A.T @ y
-            viol = float(max(0.0, -red.min(initial=0.0)))
-            out.update(dual_value=dual, dual_violation=viol, certified_lower=dual - viol,
+            out.update(dual_value=db.dual_value, dual_violation=db.violation, certified_lower=db.bound,
                        min_reduced_cost=float(red.min(initial=0.0)))
         return out
 

@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import dual_lower_bound, gamma
 from ..costs import PairCost, cost_from_spec
 from ..errors import MMOTInputError
 from ..problem import MASS_TOL, as_points, check_weights
@@ -261,18 +262,16 @@ class PartialTransportLP:
         out["info"].update(mu=mu, plan_mass=float(x.sum()), plan_is_multiset=True, constraint_residual=resid)
         if res.row_dual is not None:
             y = np.asarray(res.row_dual, dtype=float)
-            if self.mode == "homogeneous":
-                u = y[:l]
-                viol = float(np.max(occ.T @ u - lp.c, initial=0.0))
-                dual = float(u @ rho.weights)
-            else:
-                u = np.maximum(-y[:l], 0.0)
-                t = max(float(y[l]), 0.0)
-                coef = np.asarray(lp.A[l].todense()).reshape(-1)
-                viol = float(np.max(t * coef - occ.T @ u - lp.c, initial=0.0))
-                dual = kappa * t - float(u @ rho.weights)
-            viol = max(viol, 0.0)
-            out.update(potentials=tuple([u] * N), dual_value=dual,
-                       lower_bound=dual - viol * lp.meta["plan_mass_bound"])
-            out["info"]["dual_violation"] = viol
+            u = y[:l] if self.mode == "homogeneous" else np.maximum(-y[:l], 0.0)
+            # the shared rounding-safe weak-duality bound; plans have mass at most plan_mass_bound
+            db = dual_lower_bound(lp.c, lp.A, y, lp.row_lower, lp.row_upper, mass=lp.meta["plan_mass_bound"],
+                                  cost_error=pair_cost_error_multisets(lp.c, N))
+            out.update(potentials=tuple([u] * N), dual_value=db.dual_value, lower_bound=db.bound)
+            out["info"]["dual_violation"] = db.violation
         return out
+
+
+def pair_cost_error_multisets(cost: np.ndarray, N: int) -> np.ndarray:
+    """Rounding bound of multiset costs summed from ``N(N-1)/2`` nonnegative pair costs (0 for N = 2)."""
+    K = N * (N - 1) // 2
+    return 1.01 * gamma(K + 1) * np.abs(cost) if K > 1 else np.zeros_like(cost)

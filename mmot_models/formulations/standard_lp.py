@@ -177,6 +177,8 @@ class LPResult:
     message: str = ""
     log: str = ""
     basis: Any = None
+    #: What :func:`mmot_models.algorithms.refine.refine` did (``None``: not run).
+    refinement: dict[str, Any] | None = None
 
 
 __all__.append("LPResult")

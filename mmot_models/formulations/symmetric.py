@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import EPS as EPS_
+from ..certificate import dual_lower_bound, pair_cost_error, plan_mass, plan_upper_bound, scaled_rhs
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from ..solution import Bound, marginal_errors, symmetrize_plan
@@ -57,7 +59,7 @@ from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 __all__ = [
     "SymmetricPrimal", "SymmetricDual", "multiset_costs", "multiset_distinct", "symmetric_size",
     "min_reduced_cost_enumerated", "dual_violation_symmetric", "expand_multiset_plan",
-    "multiset_marginal_error", "require_symmetric", "plan_fields", "PLAN_ZERO_TOL", "FULL_SYMMETRIZE_MAX_N",
+    "multiset_marginal_error", "require_symmetric", "plan_fields", "multiset_lower_bound", "PLAN_ZERO_TOL", "FULL_SYMMETRIZE_MAX_N",
 ]
 
 #: Plan entries at or below this are dropped from the returned sparse plan.
@@ -168,6 +170,48 @@ def dual_violation_symmetric(problem: MMOTProblem, u: np.ndarray, C: np.ndarray 
     return float(max(0.0, -best)) if math.isfinite(best) else 0.0
 
 
+def safe_min_reduced_cost(problem: MMOTProblem, u: np.ndarray, C: np.ndarray | None = None,
+                          max_rows: int = ENUM_CHUNK_ROWS) -> float:
+    """A certified lower bound on ``min_m c_exact(m) - sum_s n_s(m) u_s`` over all finite-cost multisets.
+
+    Chunked enumeration as :func:`min_reduced_cost_enumerated`; each reduced cost carries an a-priori
+    rounding bound, and the multisets whose bound could set the minimum are recomputed exactly
+    (:func:`mmot_models.certificate.dual_lower_bound` does the same on an LP's columns).
+    """
+    from ..certificate import _exact_reduced_costs, gamma  # noqa: PLC2701 - shared internals
+
+    distinct = multiset_distinct(problem)
+    l, N = problem.sizes[0], problem.n_marginals
+    if problem.is_pair_cost and C is None:
+        C = problem.pair_matrix(0, 0)
+    u = np.asarray(u, dtype=float)
+    g = 1.01 * gamma(N + 2)
+    best_safe = math.inf
+    for ms in iter_multisets(l, N, distinct, max_rows=max_rows):
+        c = multiset_costs(problem, ms, C)
+        fin = np.isfinite(c)
+        if not fin.all():
+            ms, c = ms[fin], c[fin]
+        if c.size == 0:
+            continue
+        rc = c - u[ms].sum(axis=1)
+        cerr = pair_cost_error(problem, c)
+        err = g * (np.abs(c) + np.abs(u)[ms].sum(axis=1)) + cerr
+        low = rc - err
+        cand = np.flatnonzero(low < min(best_safe, float(rc.min())))
+        if cand.size:
+            A = occupation_matrix(ms[cand], l)
+            ex = _exact_reduced_costs(c[cand], A, u, np.arange(cand.size))
+            ce = np.broadcast_to(np.asarray(cerr, dtype=float), c.shape)[cand]
+            low_c = ex - EPS_ * np.abs(ex) - ce
+            best_safe = min(best_safe, float(low_c.min()))
+        others = np.ones(c.size, dtype=bool)
+        others[cand] = False
+        if others.any():
+            best_safe = min(best_safe, float(low[others].min()))
+    return best_safe
+
+
 def expand_multiset_plan(ms: np.ndarray, w: np.ndarray, how: str | bool | None = "auto"
                          ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     """Turn a multiset plan into an N-marginal plan on site tuples.
@@ -191,21 +235,50 @@ def expand_multiset_plan(ms: np.ndarray, w: np.ndarray, how: str | bool | None =
 
 
 def plan_fields(problem: MMOTProblem, ms: np.ndarray, w: np.ndarray, cost: np.ndarray,
-                expand: str | bool | None) -> dict[str, Any]:
-    """Solution fields for a multiset plan: expanded plan, value, marginal errors, multiset info."""
+                expand: str | bool | None, A: sp.spmatrix | None = None) -> dict[str, Any]:
+    """Solution fields for a multiset plan: expanded plan, value, certified upper bound, marginal errors.
+
+    ``upper_bound`` is :func:`~mmot_models.certificate.plan_upper_bound` of the multiset plan on the
+    occupation rows ``sum_m n_s(m) w_m = N mu_s`` (``A``: the occupation matrix of ``ms``, built if
+    not given): the plan's exact cost plus its residual charged at the largest multiset cost.
+    """
+    w = np.maximum(np.asarray(w, dtype=float), 0.0)
+    N, l = problem.n_marginals, problem.sizes[0]
+    if A is None:
+        A = occupation_matrix(ms, l)
+    b, rhs_err = scaled_rhs(N, problem.marginals[0].weights)
+    cmax = float(np.max(cost, initial=0.0))
+    cmin = float(np.min(cost, initial=0.0))
+    if problem.is_pair_cost:
+        # the residual charge needs the extremes over *all* multisets (column generation holds only
+        # some): a multiset cost is a sum of K = N(N-1)/2 pair costs
+        C = problem.pair_matrix(0, 0)
+        fin = C[np.isfinite(C)]
+        if fin.size:
+            K = N * (N - 1) // 2
+            cmax = max(cmax, K * float(fin.max()) * (1 + 4 * K * 2.0 ** -53))
+            cmin = min(cmin, K * float(fin.min()) * (1 + 4 * K * 2.0 ** -53))
+    pb = plan_upper_bound(cost, A, b, w, cost_max=cmax, cost_min=cmin,
+                          cost_error=pair_cost_error(problem, cost), rhs_error=rhs_err)
     keep = w > PLAN_ZERO_TOL
     ms, w, cost = ms[keep], w[keep], cost[keep]
-    primal = float(cost @ w)
-    N = problem.n_marginals
     idx, wt = expand_multiset_plan(ms, w, expand)
-    out: dict[str, Any] = {"primal_value": primal, "upper_bound": primal}
+    out: dict[str, Any] = {"primal_value": pb.cost, "upper_bound": pb.bound}
     if idx is not None:
         out.update(plan_indices=idx, plan_weights=wt, marginal_error=marginal_errors(problem, idx, wt))
     else:
         out["marginal_error"] = np.full(N, multiset_marginal_error(problem, ms, w))
     out["info"] = {"multisets": ms, "multiset_weights": w, "multiset_costs": cost,
-                   "multiset_support": int(ms.shape[0]), "mass": float(w.sum())}
+                   "multiset_support": int(ms.shape[0]), "mass": float(w.sum()),
+                   "residual_l1": pb.residual_l1, "residual_charge": pb.charge}
     return out
+
+
+def multiset_lower_bound(problem: MMOTProblem, cost: np.ndarray, A: sp.spmatrix, u: np.ndarray):
+    """Rounding-safe weak-duality bound of the multiset LP (every finite-cost multiset is a column of ``A``)."""
+    b, rhs_err = scaled_rhs(problem.n_marginals, problem.marginals[0].weights)
+    return dual_lower_bound(cost, A, u, b, b, mass=plan_mass(problem.marginals[0].weights),
+                            cost_error=pair_cost_error(problem, cost), rhs_error=rhs_err)
 
 
 class SymmetricPrimal:
@@ -257,17 +330,16 @@ class SymmetricPrimal:
         if res.x is None:
             return out
         x = np.maximum(res.x, 0.0)
-        out.update(plan_fields(problem, lp.meta["multisets"], x, lp.c, self.expand))
+        out.update(plan_fields(problem, lp.meta["multisets"], x, lp.c, self.expand, A=lp.A))
         out["value"] = out["primal_value"]
         info = out.pop("info")
         if res.row_dual is not None:
             u = np.asarray(res.row_dual, dtype=float)
             N = problem.n_marginals
-            dual = float(N * (u @ problem.marginals[0].weights))
-            red = lp.c - lp.A.T @ u  # every finite-cost multiset is a column: exact enumeration
-            viol = float(max(0.0, -red.min(initial=0.0)))
-            out.update(potentials=tuple([u] * N), dual_value=dual, lower_bound=dual - viol)
-            info["dual_violation"] = viol
+            # every finite-cost multiset is a column: the reduced costs are the exact enumeration
+            db = multiset_lower_bound(problem, lp.c, lp.A, u)
+            out.update(potentials=tuple([u] * N), dual_value=db.dual_value, lower_bound=db.bound)
+            info.update(dual_violation=db.violation, dual_rounding_charge=db.rounding)
         out["info"] = info
         return out
 
@@ -300,13 +372,13 @@ class SymmetricDual:
             return out
         u = np.asarray(res.x, dtype=float)
         N = problem.n_marginals
-        dual = float(-(lp.c @ u))
-        viol = float(max(0.0, (lp.A @ u - lp.row_upper).max(initial=0.0)))
-        info: dict[str, Any] = {"dual_violation": viol}
-        out.update(potentials=tuple([u] * N), dual_value=dual, lower_bound=dual - viol, value=dual)
+        inc = lp.A.T.tocsc()
+        db = multiset_lower_bound(problem, lp.row_upper, inc, u)
+        info: dict[str, Any] = {"dual_violation": db.violation, "dual_rounding_charge": db.rounding}
+        out.update(potentials=tuple([u] * N), dual_value=db.dual_value, lower_bound=db.bound, value=db.dual_value)
         if res.row_dual is not None:
             g = np.maximum(-np.asarray(res.row_dual, dtype=float), 0.0)
-            fields = plan_fields(problem, lp.meta["multisets"], g, lp.row_upper, self.expand)
+            fields = plan_fields(problem, lp.meta["multisets"], g, lp.row_upper, self.expand, A=inc)
             info.update(fields.pop("info"))
             out.update(fields)
         out["info"] = info
