@@ -287,46 +287,67 @@ class PairEngine:
         return self._weights3_stable(i, j, k, v)
 
     def _logk(self, i: int, j: int) -> np.ndarray:
+        """Log of the absorbed pair factor ``K_ij`` oriented ``(l_i, l_j)`` (``-inf`` where ``c = +inf``)."""
         C = self.cost(i, j) if i < j else self.cost(j, i).T
         alpha = 0.5
         with np.errstate(invalid="ignore"):
             return (alpha * self.u[i][:, None] + alpha * self.u[j][None, :] - C) / self.eps
 
+    def _log_blocks(self, v: Sequence[np.ndarray], skip: int | None = None):
+        """Dense N = 3 plan in the log domain of the *three-body* exponent, in blocks of marginal 0.
+
+        Yields ``(s0, s1, B)`` with ``B[s, t, r] = exp(L_01 + L_02 + L_12) prod_{m != skip} v_m`` for
+        ``s0 <= s < s1``.  The pair exponents ``L_ij`` may each be far outside the float range (at
+        small eps ``u_i/2 + u_j/2 - c_ij`` is not bounded by the plan) while their sum, the plan's
+        own exponent, is: summing before the single ``exp`` loses nothing.  (A product of separately
+        max-shifted pair factors does lose mass: the product of two shifted factors underflows
+        where their joint maximum sits far below the product of their separate maxima.)
+        Costs ``prod l_i`` exponentials per call; an overflowing entry stays ``+inf`` (never 0).
+        """
+        L01, L02, L12 = self._logk(0, 1), self._logk(0, 2), self._logk(1, 2)
+        with np.errstate(divide="ignore"):
+            lv = [np.zeros(self.sizes[m]) if m == skip else np.log(v[m]) for m in range(3)]
+        A12 = L12 + lv[1][:, None] + lv[2][None, :]
+        step = max(1, 4_000_000 // (self.sizes[1] * self.sizes[2]))
+        for s0 in range(0, self.sizes[0], step):
+            s1 = min(s0 + step, self.sizes[0])
+            with np.errstate(invalid="ignore", under="ignore", over="ignore"):
+                E = (L01[s0:s1] + lv[0][s0:s1, None])[:, :, None] + L02[s0:s1, None, :]
+                E += A12[None]
+                np.exp(E, out=E)
+            E[np.isnan(E)] = 0.0   # -inf + inf cannot occur for finite potentials; guard anyway
+            yield s0, s1, E
+
     def _weights3_stable(self, i: int, j: int, k: int, v: Sequence[np.ndarray]) -> np.ndarray:
-        vv = list(v)
-        vv[i] = np.ones(self.sizes[i])
-        P = self._pair3_stable(i, j, vv) if i < j else self._pair3_stable(j, i, vv).T
-        return P.sum(axis=1)
+        """``w_i`` of the dense N = 3 engine computed exactly in the log domain (:meth:`_log_blocks`)."""
+        w = np.zeros(self.sizes[i])
+        for s0, s1, B in self._log_blocks(v, skip=i):
+            if i == 0:
+                w[s0:s1] = B.sum(axis=(1, 2))
+            else:
+                w += B.sum(axis=(0, 3 - i))
+        return w
 
     def _pair3_stable(self, i: int, j: int, v: Sequence[np.ndarray]) -> np.ndarray:
-        """Pair marginal ``P_ij`` of the dense N = 3 plan with log-domain max-shifts.
-
-        ``M~ = exp(L_ik - a) diag(v_k) exp(L_kj - c)`` (every factor <= 1, BLAS product), then
-        ``P_ij = v_i v_j exp(log M~ + a + c + L_ij)``.  Costs three ``l x l`` exponentials and one
-        logarithm on top of the product; used when the absorbed kernels would overflow.
-        """
+        """Pair marginal ``P_ij`` (``i < j``) of the dense N = 3 plan, exact in the log domain."""
         k = 3 - i - j
-        Lik, Lkj, Lij = self._logk(i, k), self._logk(k, j), self._logk(i, j)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
-            a = np.max(Lik, axis=1)
-            a = np.where(np.isfinite(a), a, 0.0)
-            c = np.max(Lkj, axis=0)
-            c = np.where(np.isfinite(c), c, 0.0)
-            M = (np.exp(Lik - a[:, None]) * v[k][None, :]) @ np.exp(Lkj - c[None, :])
-            E = np.log(M) + Lij + a[:, None] + c[None, :] + np.log(v[i])[:, None] + np.log(v[j])[None, :]
-            P = np.exp(E)
-        P[~np.isfinite(P)] = 0.0
+        P = np.zeros((self.sizes[i], self.sizes[j]))
+        for s0, s1, B in self._log_blocks(v):
+            if k == 0:
+                P += B.sum(axis=0)
+            else:
+                P[s0:s1] = B.sum(axis=k)
         return P
 
     def log_plan_block(self, s0: int, s1: int, v: Sequence[np.ndarray]) -> np.ndarray:
         """``gamma[s0:s1]`` of a dense N = 3 plan computed in the log domain (no overflow)."""
-        L01, L02, L12 = self._logk(0, 1), self._logk(0, 2), self._logk(1, 2)
+        L01, L02, L12 = self._logk(0, 1)[s0:s1], self._logk(0, 2)[s0:s1], self._logk(1, 2)
         with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
             lv = [np.log(x) for x in v]
-            E = (lv[0][s0:s1, None, None] + (L01[s0:s1] + lv[1][None, :])[:, :, None]
-                 + (L02[s0:s1] + lv[2][None, :])[:, None, :] + L12[None])
+            E = (lv[0][s0:s1, None, None] + (L01 + lv[1][None, :])[:, :, None]
+                 + (L02 + lv[2][None, :])[:, None, :] + L12[None])
             B = np.exp(E)
-        B[~np.isfinite(B)] = 0.0
+        B[np.isnan(B)] = 0.0
         return B
 
     def pair_marginal(self, i: int, j: int, v: Sequence[np.ndarray]):
