@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from ..errors import MMOTInputError
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, marginal_errors
+from ..solution import Bound, Solution, Status, certify_plan, marginal_errors
 from .kernels import PairEngine, TensorEngine, full_cost_tensor
 from .plan import ctransform_lower_bound, extract_plan, rounded_upper_bound
 from .sinkhorn import SinkhornOptions, run_sinkhorn
@@ -303,6 +303,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     info: dict[str, Any] = {"eps": rec.eps, "eps_target": eps, "tol": tol, "engine": engine_name,
                             "symmetric_variant": use_sym, "absorptions": rec.n_absorb,
                             "kernel_bytes": int(engine.nbytes), "eps_stages": len(rec.history),
+                            "log_domain_contractions": int(getattr(engine, "n_log_domain", 0)),
                             "history": rec.history, **ms_info}
     if rec.status == Status.NUMERICAL_ERROR or not ms_info.get("multiscale_complete", True):
         return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
@@ -351,6 +352,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
 
     idx = w = None
     merr = np.asarray([float(np.max(np.abs(m - mu))) for m, mu in zip(marg, mus)])
+    # the plan actually handed back is checked against mu (PLAN_RESIDUAL_FACTOR rule, certify_plan):
+    # the extracted plan is evaluated independently of the contractions Sinkhorn used
+    plan_l1 = max(float(np.abs(m - mu).sum()) for m, mu in zip(marg, mus))
+    dropped = 0.0
+    what = "the computed plan"
     if plan:
         trunc = min(1e-9, tol / 10) if plan_truncate_mass is None else float(plan_truncate_mass)
         idx, w, pinfo = extract_plan(engine, v, trunc, int(max_plan_entries), deadline=deadline)
@@ -359,6 +365,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
             skipped.append("plan")
         else:
             merr = marginal_errors(problem, idx, w)
+            plan_l1 = max(float(np.abs(np.bincount(idx[:, i], weights=w, minlength=mus[i].size) - mus[i]).sum())
+                          for i in range(N))
+            dropped = float(pinfo["plan_dropped_mass"])
+            what = "the returned plan"
+    info["plan_max_marginal_l1_error"] = plan_l1
     if problem.dim == 1 and N >= 2 and time.perf_counter() > deadline:
         skipped.append("co-motion estimate")
     elif problem.dim == 1 and N >= 2:
@@ -383,6 +394,12 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     status = rec.status
     if rec.status != Status.CONVERGED:
         msg = f"not converged: {rec.message}; marginal L1 error {np.max(rec.errors):.3g} > tol {tol:g}"
+    status, why = certify_plan(status, plan_l1, tol, dropped, what=what)
+    if why:
+        msg = f"{why}; Sinkhorn's own check said: {rec.message}"
+        if math.isfinite(ub):   # the rounding used the same marginals: not a certificate any more
+            info["upper_bound_discarded"] = ub
+            ub = math.inf
     if skipped:
         info["skipped_after_time_limit"] = skipped
         msg += f"; time limit {time_limit:g} s reached: skipped {', '.join(skipped)}"

@@ -42,7 +42,8 @@ from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 
 TRIPLE_CHUNK = 20_000_000   # candidate triples per chunk when listing the sparse N = 3 support
-TRIPLE_BYTES = 64           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
+TRIPLE_BYTES = 64
+_UNDERFLOW_LOG = -700.0     # a product term of the max-shifted N = 3 contraction lost to underflow is below e^-700           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
 
 __all__ = ["SparsePattern", "dense_kernel", "PairEngine", "TensorEngine", "is_sparse"]
 
@@ -142,6 +143,8 @@ class PairEngine:
         self.unsafe = False
         self.overflow = False
         self.n_fallback = 0
+        self.n_log_domain = 0     # dense N = 3 log-domain contractions (see _pair3_stable)
+        self.n_exact_entries = 0  # ... and their entries recomputed by an exact log-sum-exp
         self.u: list[np.ndarray] = []
         self.eps = math.nan
 
@@ -293,50 +296,53 @@ class PairEngine:
         with np.errstate(invalid="ignore"):
             return (alpha * self.u[i][:, None] + alpha * self.u[j][None, :] - C) / self.eps
 
-    def _log_blocks(self, v: Sequence[np.ndarray], skip: int | None = None):
-        """Dense N = 3 plan in the log domain of the *three-body* exponent, in blocks of marginal 0.
-
-        Yields ``(s0, s1, B)`` with ``B[s, t, r] = exp(L_01 + L_02 + L_12) prod_{m != skip} v_m`` for
-        ``s0 <= s < s1``.  The pair exponents ``L_ij`` may each be far outside the float range (at
-        small eps ``u_i/2 + u_j/2 - c_ij`` is not bounded by the plan) while their sum, the plan's
-        own exponent, is: summing before the single ``exp`` loses nothing.  (A product of separately
-        max-shifted pair factors does lose mass: the product of two shifted factors underflows
-        where their joint maximum sits far below the product of their separate maxima.)
-        Costs ``prod l_i`` exponentials per call; an overflowing entry stays ``+inf`` (never 0).
-        """
-        L01, L02, L12 = self._logk(0, 1), self._logk(0, 2), self._logk(1, 2)
-        with np.errstate(divide="ignore"):
-            lv = [np.zeros(self.sizes[m]) if m == skip else np.log(v[m]) for m in range(3)]
-        A12 = L12 + lv[1][:, None] + lv[2][None, :]
-        step = max(1, 4_000_000 // (self.sizes[1] * self.sizes[2]))
-        for s0 in range(0, self.sizes[0], step):
-            s1 = min(s0 + step, self.sizes[0])
-            with np.errstate(invalid="ignore", under="ignore", over="ignore"):
-                E = (L01[s0:s1] + lv[0][s0:s1, None])[:, :, None] + L02[s0:s1, None, :]
-                E += A12[None]
-                np.exp(E, out=E)
-            E[np.isnan(E)] = 0.0   # -inf + inf cannot occur for finite potentials; guard anyway
-            yield s0, s1, E
-
     def _weights3_stable(self, i: int, j: int, k: int, v: Sequence[np.ndarray]) -> np.ndarray:
-        """``w_i`` of the dense N = 3 engine computed exactly in the log domain (:meth:`_log_blocks`)."""
-        w = np.zeros(self.sizes[i])
-        for s0, s1, B in self._log_blocks(v, skip=i):
-            if i == 0:
-                w[s0:s1] = B.sum(axis=(1, 2))
-            else:
-                w += B.sum(axis=(0, 3 - i))
-        return w
+        """``w_i`` of the dense N = 3 engine when the absorbed kernels would overflow (:meth:`_pair3_stable`)."""
+        vv = list(v)
+        vv[i] = np.ones(self.sizes[i])
+        P = self._pair3_stable(i, j, vv) if i < j else self._pair3_stable(j, i, vv).T
+        return P.sum(axis=1)
 
     def _pair3_stable(self, i: int, j: int, v: Sequence[np.ndarray]) -> np.ndarray:
-        """Pair marginal ``P_ij`` (``i < j``) of the dense N = 3 plan, exact in the log domain."""
+        """Pair marginal ``P_ij`` of the dense N = 3 plan, accurate when the pair factors leave float range.
+
+        ``P_ij(s, t) = v_i v_j exp(L_ij) sum_r exp(L_ik(s, r) + L_kj(r, t)) v_k(r)``.  Fast part: the
+        max-shifted BLAS product ``M~ = exp(L_ik - a) diag(v_k) exp(L_kj - c)`` (row maxima ``a``,
+        column maxima ``c``; every factor <= 1).  Its terms can underflow where the joint maximum
+        ``max_r L_ik(s, r) + L_kj(r, t)`` lies far below ``a(s) + c(t)`` -- at small eps exactly on the
+        support of the plan -- and the lost mass is then multiplied by a huge ``exp(L_ij + a + c)``.
+        Each underflowed term is below ``e^-700``, so ``B(s, t) = e^-700 l_k max(1, v_k) v_i v_j
+        exp(L_ij + a + c)`` bounds what entry ``(s, t)`` can have lost; the entries where ``B`` exceeds
+        ``1e-16`` times the smaller of the computed row and column sums (typically a few per row) are
+        recomputed exactly with a log-sum-exp over ``r`` (``O(l)`` each).
+        """
         k = 3 - i - j
-        P = np.zeros((self.sizes[i], self.sizes[j]))
-        for s0, s1, B in self._log_blocks(v):
-            if k == 0:
-                P += B.sum(axis=0)
-            else:
-                P[s0:s1] = B.sum(axis=k)
+        self.n_log_domain += 1
+        Lik, Lkj, Lij = self._logk(i, k), self._logk(k, j), self._logk(i, j)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+            a = np.max(Lik, axis=1)
+            a = np.where(np.isfinite(a), a, 0.0)
+            c = np.max(Lkj, axis=0)
+            c = np.where(np.isfinite(c), c, 0.0)
+            M = (np.exp(Lik - a[:, None]) * v[k][None, :]) @ np.exp(Lkj - c[None, :])
+            lvi, lvj, lvk = np.log(v[i]), np.log(v[j]), np.log(v[k])
+            S = Lij + a[:, None] + c[None, :] + lvi[:, None] + lvj[None, :]   # log of the scale of M~
+            P = np.exp(np.log(M) + S)
+            P[np.isnan(P)] = 0.0
+            R, Q = P.sum(axis=1), P.sum(axis=0)
+            floor = np.log(1e-16 * np.minimum(R[:, None], Q[None, :]))
+            lost = S + (math.log(self.sizes[k] * max(1.0, float(np.max(v[k])))) + _UNDERFLOW_LOG)
+            ss, tt = np.nonzero(lost > floor)
+        self.n_exact_entries += int(ss.size)
+        step = max(1, 4_000_000 // max(1, self.sizes[k]))
+        for e0 in range(0, ss.size, step):
+            s_, t_ = ss[e0:e0 + step], tt[e0:e0 + step]
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+                E = Lik[s_] + Lkj[:, t_].T + lvk[None, :]
+                m = np.max(E, axis=1)
+                m = np.where(np.isfinite(m), m, 0.0)
+                val = np.exp(np.log(np.exp(E - m[:, None]).sum(axis=1)) + m + Lij[s_, t_] + lvi[s_] + lvj[t_])
+            P[s_, t_] = np.where(np.isnan(val), 0.0, val)
         return P
 
     def log_plan_block(self, s0: int, s1: int, v: Sequence[np.ndarray]) -> np.ndarray:
