@@ -78,8 +78,10 @@ def test_returned_plan_is_the_sinkhorn_plan(make, eps):
     assert sol.info["plan_max_marginal_l1_error"] <= TOL + sol.info["plan_dropped_mass"] + CERT_TOL
     assert sol.info["plan_total_mass"] == pytest.approx(1.0, abs=TOL)
     assert sol.lower_bound <= exact + CERT_TOL
-    assert sol.upper_bound >= exact - CERT_TOL
+    # Coulomb grid: a finite certified upper bound (the rounding avoids coincident sites)
+    assert math.isfinite(sol.upper_bound) and sol.upper_bound >= exact - CERT_TOL
     if eps <= 1e-3:
+        assert sol.upper_bound - exact <= 1e-3 * exact
         assert sol.value == pytest.approx(exact, rel=1e-3)
 
 
@@ -115,3 +117,18 @@ def test_inconsistent_plan_is_not_reported_converged(monkeypatch):
     assert "misses its marginals" in bad.message
     assert bad.upper_bound == math.inf and bad.info["upper_bound_discarded"] == pytest.approx(good.upper_bound)
     assert bad.lower_bound == pytest.approx(good.lower_bound)
+
+
+@pytest.mark.parametrize("l", [4, 12])
+def test_coulomb_rounding_spreads_the_deficit(l):
+    """Equal marginals, Coulomb: the deficit of the rounded plan sits on the same sites in all three
+    marginals, so every coupling of it alone hits the diagonal (upper bound was inf); mixing in a
+    fraction theta of the plan gives a finite certified bound, tight to O(theta)."""
+    p = gaussian_n3(l) if l == 12 else mm.MMOTProblem.symmetric(mm.uniform(mm.line(0, 1, l, midpoints=True)), 3,
+                                                                 "coulomb")
+    exact = mm.solve(p, method="primal").value
+    sol = solve_entropic(p, eps=1e-2, tol=TOL)
+    assert sol.status == Status.CONVERGED
+    theta = sol.info["rounding_mix"]
+    assert 0 < theta < 1e-3
+    assert exact - CERT_TOL <= sol.upper_bound <= sol.value + 1e-3 * exact
