@@ -15,8 +15,8 @@ What the :class:`Solution` carries
   (untruncated) plan, ``bound = ESTIMATE`` (it is neither above nor below the LP optimum in general:
   the plan's marginals are only within ``tol``).
 * ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_upper_bound`):
-  a certified upper bound on the discrete optimum (``inf`` if unavailable, e.g. the rounding
-  correction hits the Coulomb diagonal).
+  a certified upper bound on the discrete optimum (``inf`` if unavailable: every rounding tried
+  meets the Coulomb diagonal, or the result failed the plan check below).
 * ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
   (:func:`.plan.ctransform_lower_bound`), certified; ``-inf`` when ``prod l_i`` exceeds
   ``lower_bound_max_entries``.
@@ -24,6 +24,8 @@ What the :class:`Solution` carries
   ``plan_truncate_mass`` (default ``min(1e-9, tol/10)``) of mass, at most ``max_plan_entries``
   entries; ``marginal_error`` is the max-norm residual of this returned plan (per the Solution
   contract), ``info["marginal_l1_errors"]`` the L1 errors of the full plan that the stopping rule uses.
+  A ``CONVERGED`` result must also pass :func:`mmot_models.solution.certify_plan` on the plan it
+  returns (``info["plan_max_marginal_l1_error"]``), else it is ``NUMERICAL_ERROR``.
 * ``potentials`` -- ``u_i`` (the same array N times in the symmetric variant).
 * ``info`` -- ``eps``, ``regularized_objective`` (``<c,gamma> + eps KL``), ``dual_objective``
   (regularised dual), ``entropy_kl``, iterations per eps stage, absorptions, engine, and in 1D the
