@@ -281,6 +281,9 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         engine, rec, ms_info = solve_multiscale(problem, opts, **ms_opts)
         ms_info["inner_solver"] = ms_opts["solver"]
         engine_name = f"multiscale-sparse-N{N}"
+        if ms_info.get("multiscale_n_levels") == 1:   # grid not above coarse_size: one dense Sinkhorn level
+            ms_info["inner_solver"] = "sinkhorn"
+            engine_name = f"multiscale-dense-N{N}"
     else:
         if pair23:
             if use_sym:

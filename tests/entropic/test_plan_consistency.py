@@ -146,3 +146,11 @@ def test_gaussian_n3_eps_1e_8(kw):
     assert sol.lower_bound <= exact + CERT_TOL <= sol.upper_bound + 2 * CERT_TOL
     assert sol.upper_bound - sol.lower_bound <= 1e-6 * exact
     assert sol.info["plan_max_marginal_l1_error"] <= 1e-6 + sol.info["plan_dropped_mass"]
+
+
+def test_single_level_multiscale_says_what_ran():
+    """A grid not above coarse_size is one dense Sinkhorn level: info must not claim Newton/sparse."""
+    sol = solve_entropic(gaussian_n3(), eps=1e-2, tol=TOL, multiscale=True, solver="newton")
+    assert sol.status == Status.CONVERGED
+    assert sol.info["multiscale_n_levels"] == 1
+    assert sol.info["inner_solver"] == "sinkhorn" and sol.info["engine"] == "multiscale-dense-N3"
