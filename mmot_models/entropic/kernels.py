@@ -42,8 +42,8 @@ from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 
 TRIPLE_CHUNK = 20_000_000   # candidate triples per chunk when listing the sparse N = 3 support
-TRIPLE_BYTES = 64
-_UNDERFLOW_LOG = -700.0     # a product term of the max-shifted N = 3 contraction lost to underflow is below e^-700           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
+TRIPLE_BYTES = 64           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
+_UNDERFLOW_LOG = -700.0     # a product term of the max-shifted N = 3 contraction lost to underflow is below e^-700
 
 __all__ = ["SparsePattern", "dense_kernel", "PairEngine", "TensorEngine", "is_sparse"]
 
