@@ -18,7 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .problem import MMOTProblem
 
 __all__ = ["Status", "Bound", "Solution", "marginal_errors", "symmetrize_plan", "aggregate_plan",
-           "certify_status", "GAP_ZERO_FLOOR"]
+           "certify_status", "GAP_ZERO_FLOOR", "certify_plan", "PLAN_RESIDUAL_FACTOR"]
+
+#: A final (optimal/converged) result's returned plan may miss its marginals (L1, summed over sites,
+#: worst marginal) by at most this many times the method's own tolerance, plus the mass it dropped.
+PLAN_RESIDUAL_FACTOR = 10.0
 
 
 class Status(str, enum.Enum):
@@ -74,6 +78,26 @@ def certify_status(status: Status, lower: float, upper: float, value: float, rel
     rel = gap / max(abs(value), GAP_ZERO_FLOOR) if math.isfinite(value) else math.inf
     return Status.NUMERICAL_ERROR, (f"solver reported optimal but the gap of {what} is {gap:.3g} "
                                     f"(relative {rel:.3g} > {rel_tol:g})")
+
+
+def certify_plan(status: Status, plan_l1_error: float, tol: float, dropped_mass: float = 0.0,
+                 what: str = "the returned plan") -> tuple[Status, str]:
+    """Keep a final status (``OPTIMAL``/``CONVERGED``) only if the plan handed back is what it claims.
+
+    The rule, in one place: a result is final only when the worst L1 marginal error of the plan it
+    *returns* (``sum_s |m_i(s) - mu_i(s)|``, not the error of an internal iterate) is at most
+    ``PLAN_RESIDUAL_FACTOR * tol + dropped_mass`` (``dropped_mass``: what truncating the plan
+    removed on purpose).  Otherwise the status becomes ``NUMERICAL_ERROR`` and the message says by
+    how much the plan misses; non-final statuses pass through with an empty message.
+    """
+    if not status.ok:
+        return status, ""
+    allowed = PLAN_RESIDUAL_FACTOR * tol + max(float(dropped_mass), 0.0)
+    if plan_l1_error <= allowed:   # False for nan
+        return status, ""
+    return Status.NUMERICAL_ERROR, (
+        f"the solver stopped as {status.value}, but {what} misses its marginals by L1 {plan_l1_error:.3g} "
+        f"(allowed {allowed:.3g} = {PLAN_RESIDUAL_FACTOR:g} x tol {tol:g} + dropped mass): not a final result")
 
 
 def aggregate_plan(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,8 @@ What the :class:`Solution` carries
   (untruncated) plan, ``bound = ESTIMATE`` (it is neither above nor below the LP optimum in general:
   the plan's marginals are only within ``tol``).
 * ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_upper_bound`):
-  a certified upper bound on the discrete optimum (``inf`` if unavailable, e.g. the rounding
-  correction hits the Coulomb diagonal).
+  a certified upper bound on the discrete optimum (``inf`` if unavailable: every rounding tried
+  meets the Coulomb diagonal, or the result failed the plan check below).
 * ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
   (:func:`.plan.ctransform_lower_bound`), certified; ``-inf`` when ``prod l_i`` exceeds
   ``lower_bound_max_entries``.
@@ -24,6 +24,8 @@ What the :class:`Solution` carries
   ``plan_truncate_mass`` (default ``min(1e-9, tol/10)``) of mass, at most ``max_plan_entries``
   entries; ``marginal_error`` is the max-norm residual of this returned plan (per the Solution
   contract), ``info["marginal_l1_errors"]`` the L1 errors of the full plan that the stopping rule uses.
+  A ``CONVERGED`` result must also pass :func:`mmot_models.solution.certify_plan` on the plan it
+  returns (``info["plan_max_marginal_l1_error"]``), else it is ``NUMERICAL_ERROR``.
 * ``potentials`` -- ``u_i`` (the same array N times in the symmetric variant).
 * ``info`` -- ``eps``, ``regularized_objective`` (``<c,gamma> + eps KL``), ``dual_objective``
   (regularised dual), ``entropy_kl``, iterations per eps stage, absorptions, engine, and in 1D the
@@ -43,7 +45,7 @@ import scipy.sparse as sp
 from ..errors import MMOTInputError
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, marginal_errors
+from ..solution import Bound, Solution, Status, certify_plan, marginal_errors
 from .kernels import PairEngine, TensorEngine, full_cost_tensor
 from .plan import ctransform_lower_bound, extract_plan, rounded_upper_bound
 from .sinkhorn import SinkhornOptions, run_sinkhorn
@@ -279,6 +281,9 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         engine, rec, ms_info = solve_multiscale(problem, opts, **ms_opts)
         ms_info["inner_solver"] = ms_opts["solver"]
         engine_name = f"multiscale-sparse-N{N}"
+        if ms_info.get("multiscale_n_levels") == 1:   # grid not above coarse_size: one dense Sinkhorn level
+            ms_info["inner_solver"] = "sinkhorn"
+            engine_name = f"multiscale-dense-N{N}"
     else:
         if pair23:
             if use_sym:
@@ -303,6 +308,7 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     info: dict[str, Any] = {"eps": rec.eps, "eps_target": eps, "tol": tol, "engine": engine_name,
                             "symmetric_variant": use_sym, "absorptions": rec.n_absorb,
                             "kernel_bytes": int(engine.nbytes), "eps_stages": len(rec.history),
+                            "log_domain_contractions": int(getattr(engine, "n_log_domain", 0)),
                             "history": rec.history, **ms_info}
     if rec.status == Status.NUMERICAL_ERROR or not ms_info.get("multiscale_complete", True):
         return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
@@ -351,6 +357,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
 
     idx = w = None
     merr = np.asarray([float(np.max(np.abs(m - mu))) for m, mu in zip(marg, mus)])
+    # the plan actually handed back is checked against mu (PLAN_RESIDUAL_FACTOR rule, certify_plan):
+    # the extracted plan is evaluated independently of the contractions Sinkhorn used
+    plan_l1 = max(float(np.abs(m - mu).sum()) for m, mu in zip(marg, mus))
+    dropped = 0.0
+    what = "the computed plan"
     if plan:
         trunc = min(1e-9, tol / 10) if plan_truncate_mass is None else float(plan_truncate_mass)
         idx, w, pinfo = extract_plan(engine, v, trunc, int(max_plan_entries), deadline=deadline)
@@ -359,6 +370,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
             skipped.append("plan")
         else:
             merr = marginal_errors(problem, idx, w)
+            plan_l1 = max(float(np.abs(np.bincount(idx[:, i], weights=w, minlength=mus[i].size) - mus[i]).sum())
+                          for i in range(N))
+            dropped = float(pinfo["plan_dropped_mass"])
+            what = "the returned plan"
+    info["plan_max_marginal_l1_error"] = plan_l1
     if problem.dim == 1 and N >= 2 and time.perf_counter() > deadline:
         skipped.append("co-motion estimate")
     elif problem.dim == 1 and N >= 2:
@@ -383,6 +399,12 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     status = rec.status
     if rec.status != Status.CONVERGED:
         msg = f"not converged: {rec.message}; marginal L1 error {np.max(rec.errors):.3g} > tol {tol:g}"
+    status, why = certify_plan(status, plan_l1, tol, dropped, what=what)
+    if why:
+        msg = f"{why}; Sinkhorn's own check said: {rec.message}"
+        if math.isfinite(ub):   # the rounding used the same marginals: not a certificate any more
+            info["upper_bound_discarded"] = ub
+            ub = math.inf
     if skipped:
         info["skipped_after_time_limit"] = skipped
         msg += f"; time limit {time_limit:g} s reached: skipped {', '.join(skipped)}"

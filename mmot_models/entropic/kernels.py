@@ -43,6 +43,7 @@ from ..problem import MMOTProblem
 
 TRIPLE_CHUNK = 20_000_000   # candidate triples per chunk when listing the sparse N = 3 support
 TRIPLE_BYTES = 64           # bytes per stored triple: indices, pair positions, cost, kernel and solver work arrays
+_UNDERFLOW_LOG = -700.0     # a product term of the max-shifted N = 3 contraction lost to underflow is below e^-700
 
 __all__ = ["SparsePattern", "dense_kernel", "PairEngine", "TensorEngine", "is_sparse"]
 
@@ -142,6 +143,8 @@ class PairEngine:
         self.unsafe = False
         self.overflow = False
         self.n_fallback = 0
+        self.n_log_domain = 0     # dense N = 3 log-domain contractions (see _pair3_stable)
+        self.n_exact_entries = 0  # ... and their entries recomputed by an exact log-sum-exp
         self.u: list[np.ndarray] = []
         self.eps = math.nan
 
@@ -287,25 +290,34 @@ class PairEngine:
         return self._weights3_stable(i, j, k, v)
 
     def _logk(self, i: int, j: int) -> np.ndarray:
+        """Log of the absorbed pair factor ``K_ij`` oriented ``(l_i, l_j)`` (``-inf`` where ``c = +inf``)."""
         C = self.cost(i, j) if i < j else self.cost(j, i).T
         alpha = 0.5
         with np.errstate(invalid="ignore"):
             return (alpha * self.u[i][:, None] + alpha * self.u[j][None, :] - C) / self.eps
 
     def _weights3_stable(self, i: int, j: int, k: int, v: Sequence[np.ndarray]) -> np.ndarray:
+        """``w_i`` of the dense N = 3 engine when the absorbed kernels would overflow (:meth:`_pair3_stable`)."""
         vv = list(v)
         vv[i] = np.ones(self.sizes[i])
         P = self._pair3_stable(i, j, vv) if i < j else self._pair3_stable(j, i, vv).T
         return P.sum(axis=1)
 
     def _pair3_stable(self, i: int, j: int, v: Sequence[np.ndarray]) -> np.ndarray:
-        """Pair marginal ``P_ij`` of the dense N = 3 plan with log-domain max-shifts.
+        """Pair marginal ``P_ij`` of the dense N = 3 plan, accurate when the pair factors leave float range.
 
-        ``M~ = exp(L_ik - a) diag(v_k) exp(L_kj - c)`` (every factor <= 1, BLAS product), then
-        ``P_ij = v_i v_j exp(log M~ + a + c + L_ij)``.  Costs three ``l x l`` exponentials and one
-        logarithm on top of the product; used when the absorbed kernels would overflow.
+        ``P_ij(s, t) = v_i v_j exp(L_ij) sum_r exp(L_ik(s, r) + L_kj(r, t)) v_k(r)``.  Fast part: the
+        max-shifted BLAS product ``M~ = exp(L_ik - a) diag(v_k) exp(L_kj - c)`` (row maxima ``a``,
+        column maxima ``c``; every factor <= 1).  Its terms can underflow where the joint maximum
+        ``max_r L_ik(s, r) + L_kj(r, t)`` lies far below ``a(s) + c(t)`` -- at small eps exactly on the
+        support of the plan -- and the lost mass is then multiplied by a huge ``exp(L_ij + a + c)``.
+        Each underflowed term is below ``e^-700``, so ``B(s, t) = e^-700 l_k max(1, v_k) v_i v_j
+        exp(L_ij + a + c)`` bounds what entry ``(s, t)`` can have lost; the entries where ``B`` exceeds
+        ``1e-16`` times the smaller of the computed row and column sums (typically a few per row) are
+        recomputed exactly with a log-sum-exp over ``r`` (``O(l)`` each).
         """
         k = 3 - i - j
+        self.n_log_domain += 1
         Lik, Lkj, Lij = self._logk(i, k), self._logk(k, j), self._logk(i, j)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
             a = np.max(Lik, axis=1)
@@ -313,20 +325,35 @@ class PairEngine:
             c = np.max(Lkj, axis=0)
             c = np.where(np.isfinite(c), c, 0.0)
             M = (np.exp(Lik - a[:, None]) * v[k][None, :]) @ np.exp(Lkj - c[None, :])
-            E = np.log(M) + Lij + a[:, None] + c[None, :] + np.log(v[i])[:, None] + np.log(v[j])[None, :]
-            P = np.exp(E)
-        P[~np.isfinite(P)] = 0.0
+            lvi, lvj, lvk = np.log(v[i]), np.log(v[j]), np.log(v[k])
+            S = Lij + a[:, None] + c[None, :] + lvi[:, None] + lvj[None, :]   # log of the scale of M~
+            P = np.exp(np.log(M) + S)
+            P[np.isnan(P)] = 0.0
+            R, Q = P.sum(axis=1), P.sum(axis=0)
+            floor = np.log(1e-16 * np.minimum(R[:, None], Q[None, :]))
+            lost = S + (math.log(self.sizes[k] * max(1.0, float(np.max(v[k])))) + _UNDERFLOW_LOG)
+            ss, tt = np.nonzero(lost > floor)
+        self.n_exact_entries += int(ss.size)
+        step = max(1, 4_000_000 // max(1, self.sizes[k]))
+        for e0 in range(0, ss.size, step):
+            s_, t_ = ss[e0:e0 + step], tt[e0:e0 + step]
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+                E = Lik[s_] + Lkj[:, t_].T + lvk[None, :]
+                m = np.max(E, axis=1)
+                m = np.where(np.isfinite(m), m, 0.0)
+                val = np.exp(np.log(np.exp(E - m[:, None]).sum(axis=1)) + m + Lij[s_, t_] + lvi[s_] + lvj[t_])
+            P[s_, t_] = np.where(np.isnan(val), 0.0, val)
         return P
 
     def log_plan_block(self, s0: int, s1: int, v: Sequence[np.ndarray]) -> np.ndarray:
         """``gamma[s0:s1]`` of a dense N = 3 plan computed in the log domain (no overflow)."""
-        L01, L02, L12 = self._logk(0, 1), self._logk(0, 2), self._logk(1, 2)
+        L01, L02, L12 = self._logk(0, 1)[s0:s1], self._logk(0, 2)[s0:s1], self._logk(1, 2)
         with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
             lv = [np.log(x) for x in v]
-            E = (lv[0][s0:s1, None, None] + (L01[s0:s1] + lv[1][None, :])[:, :, None]
-                 + (L02[s0:s1] + lv[2][None, :])[:, None, :] + L12[None])
+            E = (lv[0][s0:s1, None, None] + (L01 + lv[1][None, :])[:, :, None]
+                 + (L02 + lv[2][None, :])[:, None, :] + L12[None])
             B = np.exp(E)
-        B[~np.isfinite(B)] = 0.0
+        B[np.isnan(B)] = 0.0
         return B
 
     def pair_marginal(self, i: int, j: int, v: Sequence[np.ndarray]):

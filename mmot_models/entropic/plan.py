@@ -12,7 +12,9 @@ r"""Post-processing of an entropic plan: sparse extraction, rounding to exact ma
   ``+inf`` under Coulomb when two deficits share a site) and the *cyclic quantile coupling*
   ``(Q_1(t), Q_2(t + 1/N), ..., Q_N(t + (N-1)/N))`` of the normalised deficits along a fixed site
   order (first coordinate, then a few random orders), which usually avoids coincident sites.
-  The cost of the rounded plan is a valid upper bound on the discrete optimum.
+  When both are infinite (Coulomb: the deficit sits on the same sites in every marginal), the
+  plan is first scaled by ``1 - theta`` so that the deficit is spread like the marginals
+  (:func:`_mixed_rounding`).  The cost of the rounded plan is a valid upper bound on the discrete optimum.
 * :func:`ctransform_lower_bound` -- replace the last potential by its c-transform
   :math:`u_N^c(x_N) = \min_{x_{-N}} c(x) - \sum_{i<N} u_i(x_i)`; then the potentials are feasible
   for the dual LP and :math:`\sum_{i<N}\langle u_i,\mu_i\rangle + \langle u_N^c, \mu_N\rangle` is a
@@ -197,11 +199,58 @@ def rounded_upper_bound(engine, problem: MMOTProblem, mus: Sequence[np.ndarray],
                 P = np.multiply.outer(P, e[i] / delta)
             mask = P > 0
             corr = float(np.sum(P[mask] * engine.C[mask])) * delta
+    extra: dict = {}
     if delta > 0:
         if not np.isfinite(corr) or corr_q < corr:
             corr = corr_q
+        if not np.isfinite(corr) and not _late(deadline):
+            # every coupling of the deficits meets an infinite cost (Coulomb: the deficit sits on the same
+            # few sites in every marginal, so any coupling of it puts coincident sites together)
+            base, corr, theta = _mixed_rounding(problem, base, marg, e, delta, deadline)
+            if np.isfinite(corr):
+                extra["rounding_mix"] = theta
     ub = base + corr
-    return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr}
+    return (ub if np.isfinite(ub) else math.inf), {"rounding_deficit_mass": delta, "rounding_correction": corr,
+                                                    **extra}
+
+
+#: first mixing weights tried by :func:`_mixed_rounding` grow by this factor (up to 1)
+_MIX_GROWTH = 4.0
+
+
+def _mixed_rounding(problem: MMOTProblem, base: float, marg: Sequence[np.ndarray], e: Sequence[np.ndarray],
+                    delta: float, deadline: float) -> tuple[float, float, float]:
+    """Spread the deficit before coupling it: ``(1 - theta) gamma_r + coupling(e_i + theta m_i)``.
+
+    ``gamma_r`` is the rounded plan (marginals ``m_i = mu_i - e_i``, cost ``base``).  Scaling it by
+    ``1 - theta`` turns the deficits into ``e_i + theta m_i`` (mass ``delta + theta (1 - delta)``),
+    which for ``theta >> delta`` is spread like ``mu_i``: no site then holds ``1/N`` of it when no
+    site of ``mu_i`` does, and the cyclic quantile coupling avoids coincident sites.  The smallest
+    ``theta`` (from ``max(delta, theta_0)``, times :data:`_MIX_GROWTH` up to 1, where ``theta_0`` makes
+    every normalised deficit atom ``< 1/N`` for equal marginals) with a finite cost is kept: the
+    bound loses ``O(theta)`` times the cost spread.  Returns ``(base', correction, theta)``; the
+    correction is ``inf`` when even ``theta = 1`` (the quantile coupling of the marginals) is infinite.
+    """
+    N = len(e)
+    theta0 = 0.0
+    for i in range(N):
+        mu = np.asarray(marg[i]) + np.asarray(e[i])
+        room = 1.0 / N - mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.where(room > 0, (np.asarray(e[i]) - delta / N) / room, 0.0)
+        theta0 = max(theta0, float(np.max(need, initial=0.0)))
+    theta = min(1.0, max(delta, 2.0 * theta0))
+    while True:
+        if _late(deadline):
+            return base, math.inf, theta
+        ee = [np.asarray(e[i]) + theta * np.asarray(marg[i]) for i in range(N)]
+        mass = delta + theta * (1.0 - delta)
+        corr = _quantile_correction(problem, ee, mass)
+        if np.isfinite(corr):
+            return (1.0 - theta) * base, corr, theta
+        if theta >= 1.0:
+            return base, math.inf, theta
+        theta = min(1.0, theta * _MIX_GROWTH)
 
 
 def _quantile_correction(problem: MMOTProblem, e: Sequence[np.ndarray], delta: float, tries: int = 4) -> float:
