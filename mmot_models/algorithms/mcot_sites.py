@@ -357,11 +357,12 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     ok = np.isfinite(cost0)
     idx0, cost0 = idx0[ok], cost0[ok]
     A0 = form.columns_from_indices(sites, idx0) if idx0.shape[0] else sp.csc_matrix((form.n_rows, 0))
-    scale_c = 1.0
-    if idx0.shape[0]:
-        scale_c = float(np.max(np.abs(cost0), initial=1.0))
-    M = 1e3 * (1.0 + scale_c)
-    lp0 = form.build(cost0, A0, indices=idx0, slack_penalty=M)
+    # HiGHS's tolerances are absolute: the master sees the costs divided by a power of two near their
+    # largest magnitude (exact in floating point; its duals and objective are scaled back exactly)
+    cmax = float(np.max(np.abs(cost0), initial=0.0))
+    s_c = 2.0 ** round(math.log2(cmax)) if 0 < cmax < math.inf else 1.0
+    M = 1e3 * (1.0 + cmax / s_c)  # slack penalty, in master units
+    lp0 = form.build(cost0 / s_c, A0, indices=idx0, slack_penalty=M)
     n0, n_slack = cost0.size, lp0.n_cols - cost0.size
     session = HighsSession(lp0, time_limit=None, threads=threads, verbose=verbose,  # round 1: no limit
                            options=dict(MASTER_HIGHS_OPTIONS))
@@ -401,7 +402,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
         x = np.asarray(r.x, dtype=float)
         if float(x[n0:n0 + n_slack].sum()) > SLACK_TOL:
             return None  # slack mass: no feasible measure on the master's columns to refine towards
-        lp = form.build(np.concatenate(all_cost), sp.hstack(all_cols).tocsc())
+        lp = form.build(np.concatenate(all_cost) / s_c, sp.hstack(all_cols).tocsc())
         r0 = replace(r, x=np.concatenate([x[:n0], x[n0 + n_slack:]]), col_dual=None)
         if not needs_refinement(lp, r0):
             return None
@@ -429,9 +430,9 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
                 res = good if good is not None else res  # keep the last solved master (its scan is cert)
                 break
             good = res
-            master = float(res.objective)
+            master = float(res.objective) * s_c
             stop = max(SITES_TOL * abs(master), floor)
-            cand, val = certify(res.row_dual)
+            cand, val = certify(res.row_dual * s_c)
             entry: dict[str, Any] = {"iteration": it, "master": master, "min_reduced_cost": cert["min_r"],
                                      "lower": cert["lower"]}
             history.append(entry)
@@ -442,7 +443,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
                 ref = refine_master(res)
                 if ref is not None:
                     final_ref = ref
-                    cand, val = certify(ref.row_dual)
+                    cand, val = certify(ref.row_dual * s_c)
                     entry.update(refined=True, min_reduced_cost_refined=cert["min_r"], lower_refined=cert["lower"])
                     new = fresh(cand, val, stop)
                 if new.shape[0] == 0:
@@ -454,7 +455,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
             fin = np.isfinite(nc)
             new, nc = new[fin], nc[fin]
             cols = form.columns_from_indices(sites, new)
-            session.add_columns(nc, np.zeros(nc.size), np.full(nc.size, np.inf), cols)
+            session.add_columns(nc / s_c, np.zeros(nc.size), np.full(nc.size, np.inf), cols)
             all_idx.append(new)
             all_cost.append(nc)
             all_cols.append(cols)
