@@ -14,10 +14,21 @@ master's row duals ``y`` the reduced cost of a tuple ``z`` is
 tuple is scanned in memory-bounded blocks, every round (``l_1 l_2 = 4`` million entries for two
 2,000-point marginals take a few tens of milliseconds), and the most negative ones enter the master.
 
-Certificate: any ``y`` gives the weak-duality bound ``b^T y + min(0, min_z r(z))`` on the LP over
-*all* candidate tuples (plans have mass 1), because the scan computes ``min_z r(z)`` exactly.  So
-the certified lower bound is available after every round, and it equals the master value when no
-tuple prices out (then the status is ``OPTIMAL``).  It bounds exactly what the full candidate LP
+Certificate: any ``y`` gives the weak-duality bound ``b^T y + m min(0, min_z r(z))`` on the LP over
+*all* candidate tuples (``m`` bounds the plan mass: 1, or ``sum b / min S`` when a partition-of-unity
+family replaces the mass row), because the scan computes ``min_z r(z)`` over every tuple; it is made
+rounding-safe (:func:`~mmot_models.certificate.shifted_lower_bound` with an a-priori bound on the
+scan's rounding error, :meth:`_Pricer.rc_error`).  So the certified lower bound is available after
+every round.
+
+Stopping rule and status (relative, as :func:`~mmot_models.solution.certify_status`): pricing stops
+when ``min r >= -SITES_TOL |master|`` (floored at the rounding level of the cost data).  The master's
+HiGHS duals are only accurate to its (absolute) tolerance, so when no new improving tuple is found
+the master is refined by iterative refinement (:mod:`.refine`) and priced again with the refined
+duals; new improving tuples continue the rounds.  The run is ``OPTIMAL`` only if the bracket closes,
+``master - lower <= max(CERT_REL_TOL |master|, 64 u max|c|)``, else ``NUMERICAL_ERROR``.  The master
+sees the costs divided by a power of two near their largest magnitude (exact), so HiGHS's absolute
+tolerances act relative to the costs.  It bounds exactly what the full candidate LP
 bounds (solver ``"lp"``): the exact OT value when the candidates are the marginals' own points,
 the continuum MCOT value after the grid correction in the 1D hat case (see :mod:`.moments`).
 An unfinished run reports that certified bound as its value (``info["master_value"]`` is the
