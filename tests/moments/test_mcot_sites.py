@@ -111,12 +111,13 @@ def _exact_min_reduced_cost(pricer: _Pricer, form: MomentLP, sites, y: np.ndarra
     return best
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_scan_rounding_charge_bounds_the_exact_minimum(seed):
+@pytest.mark.parametrize("seed,family", [(0, "hats:6"), (1, "hats:6"), (2, "monomials:4")])
+def test_scan_rounding_charge_bounds_the_exact_minimum(seed, family):
     """The scan's float minimum is within ``rc_error`` of the exact rational minimum over all tuples
-    (duals of magnitude 1e3 with cancellation), and the mass bound covers the exact mass."""
+    (duals of magnitude 1e3 with cancellation), and the mass bound covers the exact mass (hats: a
+    partition of unity replacing the mass row; monomials: with a mass row)."""
     prob, *_ = _pair(15, seed=seed)
-    P = MCOTProblem.from_mmot(prob, "hats:6", 6, None)
+    P = MCOTProblem.from_mmot(prob, family, 6, None)
     sites = _candidate_list(P)
     pou = np.abs(np.asarray(P.families[0].evaluate_sparse(sites[0]).sum(axis=1)).reshape(-1) - 1.0).max() <= 1e-12
     form = MomentLP(P, mass_row=not pou)
