@@ -14,10 +14,21 @@ master's row duals ``y`` the reduced cost of a tuple ``z`` is
 tuple is scanned in memory-bounded blocks, every round (``l_1 l_2 = 4`` million entries for two
 2,000-point marginals take a few tens of milliseconds), and the most negative ones enter the master.
 
-Certificate: any ``y`` gives the weak-duality bound ``b^T y + min(0, min_z r(z))`` on the LP over
-*all* candidate tuples (plans have mass 1), because the scan computes ``min_z r(z)`` exactly.  So
-the certified lower bound is available after every round, and it equals the master value when no
-tuple prices out (then the status is ``OPTIMAL``).  It bounds exactly what the full candidate LP
+Certificate: any ``y`` gives the weak-duality bound ``b^T y + m min(0, min_z r(z))`` on the LP over
+*all* candidate tuples (``m`` bounds the plan mass: 1, or ``sum b / min S`` when a partition-of-unity
+family replaces the mass row), because the scan computes ``min_z r(z)`` over every tuple; it is made
+rounding-safe (:func:`~mmot_models.certificate.shifted_lower_bound` with an a-priori bound on the
+scan's rounding error, :meth:`_Pricer.rc_error`).  So the certified lower bound is available after
+every round.
+
+Stopping rule and status (relative, as :func:`~mmot_models.solution.certify_status`): pricing stops
+when ``min r >= -SITES_TOL |master|`` (floored at the rounding level of the cost data).  The master's
+HiGHS duals are only accurate to its (absolute) tolerance, so when no new improving tuple is found
+the master is refined by iterative refinement (:mod:`.refine`) and priced again with the refined
+duals; new improving tuples continue the rounds.  The run is ``OPTIMAL`` only if the bracket closes,
+``master - lower <= max(CERT_REL_TOL |master|, 64 u max|c|)``, else ``NUMERICAL_ERROR``.  The master
+sees the costs divided by a power of two near their largest magnitude (exact), so HiGHS's absolute
+tolerances act relative to the costs.  It bounds exactly what the full candidate LP
 bounds (solver ``"lp"``): the exact OT value when the candidates are the marginals' own points,
 the continuum MCOT value after the grid correction in the 1D hat case (see :mod:`.moments`).
 An unfinished run reports that certified bound as its value (``info["master_value"]`` is the
@@ -27,26 +38,32 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import EPS, exact_dot, exact_sum, gamma, round_up, shifted_lower_bound
 from ..costs import PairCost
 from ..errors import MMOTInputError
 from ..formulations.moments import MomentLP
 from ..moment_functions import MCOTProblem
 from ..problem import Marginal, MMOTProblem
-from ..solution import Bound, Solution, Status
+from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status
 
-__all__ = ["mcot_sites", "PRICING_BLOCK", "MAX_PRICED_TUPLES", "SITES_TOL"]
+__all__ = ["mcot_sites", "PRICING_BLOCK", "MAX_PRICED_TUPLES", "SITES_TOL", "MASTER_HIGHS_OPTIONS"]
 
 #: Reduced-cost entries evaluated at once during a pricing scan (memory: 8 bytes each, a few arrays).
 PRICING_BLOCK = 4_000_000
 #: Largest number of candidate tuples scanned exactly per pricing round.
 MAX_PRICED_TUPLES = 200_000_000
-#: Pricing stops when ``min r >= -SITES_TOL * max(1, |master|)`` (well inside ``CERT_REL_TOL``).
+#: Pricing stops when ``min r >= -SITES_TOL * |master|`` (relative, as the certificate's rule, and
+#: well inside ``CERT_REL_TOL``; floored at the rounding level of the cost data for optima at 0).
 SITES_TOL = 1e-9
+#: HiGHS tolerances of the restricted master (the tightest HiGHS accepts; the final duals are then
+#: refined to the rounding level by :func:`~mmot_models.algorithms.refine.refine`).
+MASTER_HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 #: Column weight above which a master solution counts as using a slack (infeasible moments).
 SLACK_TOL = 1e-9
 #: Pair-cost matrices cached for pricing when their total size stays below this many entries.
@@ -77,6 +94,81 @@ class _Pricer:
                             continue
                         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                             self.pairs[(i, j)] = P.cost.matrix(sites[i], sites[j])
+
+        # pair-cost statistics for the rounding charges (from the cache: the numbers the scan uses)
+        self.pair_max = max((float(np.max(np.abs(C[np.isfinite(C)]), initial=0.0)) for C in self.pairs.values()),
+                            default=math.nan)
+        self.pair_nonneg = all(float(np.min(C[np.isfinite(C)], initial=0.0)) >= 0.0 for C in self.pairs.values())
+
+    # ------------------------------------------------------------------ rounding-safe certificate pieces
+    def cost_floor(self, master_costs: np.ndarray) -> float:
+        """The rounding level ``64 u max|c|`` of the cost data over *all* candidate tuples (the absolute
+        floor of the optimality rule, for optima at 0): from the cached pair matrices, else the master's."""
+        scale = float(np.max(np.abs(master_costs), initial=0.0))
+        if math.isfinite(self.pair_max):
+            scale = max(scale, self.N * (self.N - 1) // 2 * self.pair_max)
+        return 64 * EPS * scale
+
+    def mass_bound(self) -> float:
+        """An upper bound on the mass ``sum_z p_z`` of every feasible weight vector.
+
+        1 with a mass row.  Without it the first family is a partition of unity up to rounding
+        (checked to 1e-12): summing its rows gives ``sum_z p_z S(z) = sum_m b_m`` with ``S(z) >= min S``
+        (the smallest row sum over the candidate sites), so the mass is at most ``sum_m b_m / min S``.
+        """
+        if self.form.has_mass_row:
+            return 1.0
+        n0 = self.P.families[0].n_functions
+        F = self.feats[0]
+        S = np.asarray(F.sum(axis=1)).reshape(-1)
+        k = int(np.diff(F.indptr).max(initial=0)) + 1
+        s_min = float(S.min(initial=math.inf)) * (1.0 - 1.01 * gamma(k))
+        b = np.maximum(self.form.row_upper[:n0], 0.0)
+        if not (s_min > 0 and np.all(np.isfinite(b))):
+            return math.inf
+        return round_up(exact_sum(b) / s_min * (1.0 + 4 * EPS))
+
+    def rc_error(self, y: np.ndarray, min_r: float) -> float:
+        """A-priori bound on ``|fl(min_z r(z)) - min_z r(z)|`` for the scan's rounded arithmetic.
+
+        A tuple competing for the minimum has ``|c(z)| <= |min r| + err + sum_i max_k |u_i|(k) + ...``;
+        its reduced cost takes at most ``k`` rounded operations (the sparse potentials, the martingale
+        dot product, the sum of ``K`` pair costs and of the ``N + 2`` potential terms), each of relative
+        error ``u`` on terms bounded by ``|A|^T |y|`` and ``|c|``.  Pair costs with negative entries add
+        the rounding of their sum at the largest entry.
+        """
+        P, N = self.P, self.N
+        ay = np.abs(np.asarray(y, dtype=float))
+        total, off, k = 0.0, 0, 0
+        for i in range(N):
+            F = abs(self.feats[i])
+            n = P.families[0 if P.symmetric else i].n_functions
+            blk = ay[:n] / N if P.symmetric else ay[off:off + n]
+            if not P.symmetric:
+                off += n
+            total += float(np.max(F @ blk, initial=0.0))
+            k += int(np.diff(self.feats[i].indptr).max(initial=0)) + 2
+        if P.symmetric:
+            off = P.families[0].n_functions
+        if P.martingale is not None:
+            L, d = P.martingale.n_functions, P.dim
+            Ua = np.asarray(abs(self.chi) @ ay[off:off + L * d].reshape(L, d))
+            total += float(np.max(Ua.sum(axis=1), initial=0.0)) * float(np.max(np.abs(self.sites[1]), initial=0.0))
+            k += int(np.diff(self.chi.indptr).max(initial=0)) + 2 * d + 2
+            off += L * d
+        if self.form.has_mass_row:
+            total += float(ay[off])
+            off += 1
+        if P.moment_bound is not None:
+            total += float(ay[off]) * sum(float(np.max(np.abs(t), initial=0.0)) for t in self.theta)
+            k += 2 * N
+        K = N * (N - 1) // 2
+        k += K + N + 8
+        scale = abs(min_r) + 2.0 * total
+        err = 1.01 * gamma(k) * scale
+        if K > 1 and not self.pair_nonneg and math.isfinite(self.pair_max):
+            err += 1.01 * gamma(K) * K * self.pair_max
+        return float(err)
 
     # ------------------------------------------------------------------ duals -> site potentials
     def potentials(self, y: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None, float]:
@@ -250,7 +342,9 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     without building all ``prod(l_i)`` columns.  Called by :func:`~.moments.solve_mcot`.
     """
     from ..backends.highs import HighsSession
-    from .moments import COLGEN_HIGHS_OPTIONS, _lp_solution, candidate_count
+    from ..backends.highs import solve_lp as highs_solve_lp
+    from .moments import CERT_REL_TOL, _lp_solution, candidate_count
+    from .refine import needs_refinement, refine
 
     if backend != "highs":
         raise MMOTInputError("solver='sites' warm-starts a HiGHS session; use backend='highs' "
@@ -274,19 +368,64 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     ok = np.isfinite(cost0)
     idx0, cost0 = idx0[ok], cost0[ok]
     A0 = form.columns_from_indices(sites, idx0) if idx0.shape[0] else sp.csc_matrix((form.n_rows, 0))
-    scale_c = 1.0
-    if idx0.shape[0]:
-        scale_c = float(np.max(np.abs(cost0), initial=1.0))
-    M = 1e3 * (1.0 + scale_c)
-    lp0 = form.build(cost0, A0, indices=idx0, slack_penalty=M)
+    # HiGHS's tolerances are absolute: the master sees the costs divided by a power of two near their
+    # largest magnitude (exact in floating point; its duals and objective are scaled back exactly)
+    cmax = float(np.max(np.abs(cost0), initial=0.0))
+    s_c = 2.0 ** round(math.log2(cmax)) if 0 < cmax < math.inf else 1.0
+    M = 1e3 * (1.0 + cmax / s_c)  # slack penalty, in master units
+    lp0 = form.build(cost0 / s_c, A0, indices=idx0, slack_penalty=M)
     n0, n_slack = cost0.size, lp0.n_cols - cost0.size
     session = HighsSession(lp0, time_limit=None, threads=threads, verbose=verbose,  # round 1: no limit
-                           options=dict(COLGEN_HIGHS_OPTIONS))
+                           options=dict(MASTER_HIGHS_OPTIONS))
     all_idx, all_cost, all_cols = [idx0], [cost0], [A0]
     seen = set(map(tuple, idx0.tolist()))
     t_build = time.perf_counter() - t0
-    status, res, good, min_r, it = Status.ITERATION_LIMIT, None, None, -math.inf, 0
+    mass = pricer.mass_bound()
+    floor = pricer.cost_floor(cost0)
+    status, res, good, it = Status.ITERATION_LIMIT, None, None, 0
     best_lower, history = -math.inf, []
+    cert: dict[str, Any] = {"min_r": -math.inf, "dual": math.nan, "lower": -math.inf}
+    final_ref = None  # the refined answer of the last master solve, if refinement ran
+
+    def certify(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scan all tuples with duals ``y`` (clipped to the signs the rows allow); the rounding-safe bound."""
+        nonlocal best_lower
+        yc = _clip_duals(form, y)
+        min_r, cand, val = pricer.scan(yc, n_add)
+        dual = exact_dot(yc, _dual_rhs(form, yc))
+        lower = shifted_lower_bound(dual, min_r, pricer.rc_error(yc, min_r), mass, dual_error=2 * EPS * abs(dual))
+        best_lower = max(best_lower, lower)
+        cert.update(min_r=min_r, dual=dual, lower=lower)
+        return cand, val
+
+    def fresh(cand: np.ndarray, val: np.ndarray, stop: float) -> np.ndarray:
+        """Tuples priced below ``-1e-3 stop`` that are not in the master yet (none once ``min r >= -stop``)."""
+        if not cert["min_r"] < -stop:
+            return np.zeros((0, N), dtype=np.int64)
+        new = cand[val < -1e-3 * stop]
+        if P.symmetric:
+            new = np.sort(new, axis=1)
+        new = np.unique(new, axis=0)
+        return np.array([t for t in new.tolist() if tuple(t) not in seen], dtype=np.int64).reshape(-1, N)
+
+    def refine_master(r: Any) -> Any:
+        """Iterative refinement of the master without its slack columns (``None`` if nothing ran)."""
+        x = np.asarray(r.x, dtype=float)
+        if float(x[n0:n0 + n_slack].sum()) > SLACK_TOL:
+            return None  # slack mass: no feasible measure on the master's columns to refine towards
+        lp = form.build(np.concatenate(all_cost) / s_c, sp.hstack(all_cols).tocsc())
+        r0 = replace(r, x=np.concatenate([x[:n0], x[n0 + n_slack:]]), col_dual=None)
+        if not needs_refinement(lp, r0):
+            return None
+        left = None
+        if time_limit is not None:
+            left = time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                return None
+        ref = refine(lp, r0, lambda m: highs_solve_lp(m, time_limit=left, threads=threads,
+                                                        options=dict(MASTER_HIGHS_OPTIONS)))
+        return ref if ref.refinement is not None else None
+
     try:
         for it in range(1, max_iterations + 1):
             if time_limit is not None and it > 1:  # one round always runs: it yields a certified bound
@@ -296,36 +435,38 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
                     break
                 session.set_time_limit(left)
             res = session.run()
+            final_ref = None
             if res.row_dual is None or res.x is None or res.status != Status.OPTIMAL:
                 status = res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR
-                res = good if good is not None else res  # keep the last solved master (its scan is min_r)
+                res = good if good is not None else res  # keep the last solved master (its scan is cert)
                 break
             good = res
-            y = res.row_dual
-            min_r, cand, val = pricer.scan(y, n_add)
-            master = float(res.objective)
-            dual = float(form.certificate(np.zeros(0), sp.csc_matrix((form.n_rows, 0)), None, y)["dual_value"])
-            lower = dual + min(0.0, min_r)
-            best_lower = max(best_lower, lower)
-            history.append({"iteration": it, "master": master, "min_reduced_cost": min_r, "lower": lower})
-            if min_r >= -SITES_TOL * max(1.0, abs(master)):
-                status = Status.OPTIMAL
-                break
-            sel = val < -SITES_TOL * max(1.0, abs(master)) * 1e-3
-            new = cand[sel]
-            if P.symmetric:
-                new = np.sort(new, axis=1)
-            new = np.unique(new, axis=0)
-            new = np.array([t for t in new.tolist() if tuple(t) not in seen], dtype=np.int64).reshape(-1, N)
-            if new.shape[0] == 0:  # every improving tuple is already in the master: numerically stuck
-                status = Status.NUMERICAL_ERROR
-                break
+            master = float(res.objective) * s_c
+            stop = max(SITES_TOL * abs(master), floor)
+            cand, val = certify(res.row_dual * s_c)
+            entry: dict[str, Any] = {"iteration": it, "master": master, "min_reduced_cost": cert["min_r"],
+                                     "lower": cert["lower"]}
+            history.append(entry)
+            new = fresh(cand, val, stop)
+            if new.shape[0] == 0:
+                # priced out, or every improving tuple is already in the master (HiGHS's duals are only
+                # accurate to its tolerance): refine the master, then price again with the refined duals
+                ref = refine_master(res)
+                if ref is not None:
+                    final_ref = ref
+                    cand, val = certify(ref.row_dual * s_c)
+                    entry.update(refined=True, min_reduced_cost_refined=cert["min_r"], lower_refined=cert["lower"])
+                    new = fresh(cand, val, stop)
+                if new.shape[0] == 0:
+                    # the bracket decides below: OPTIMAL only if it closes, else an honest numerical_error
+                    status = Status.OPTIMAL
+                    break
             seen.update(map(tuple, new.tolist()))
             nc = pricer.tuple_costs(new)
             fin = np.isfinite(nc)
             new, nc = new[fin], nc[fin]
             cols = form.columns_from_indices(sites, new)
-            session.add_columns(nc, np.zeros(nc.size), np.full(nc.size, np.inf), cols)
+            session.add_columns(nc / s_c, np.zeros(nc.size), np.full(nc.size, np.inf), cols)
             all_idx.append(new)
             all_cost.append(nc)
             all_cols.append(cols)
@@ -343,25 +484,40 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     c_all = np.concatenate(all_cost)
     A_all = sp.hstack(all_cols).tocsc()
     x = res.x
-    w = np.concatenate([x[:n0], x[n0 + n_slack:]])
-    w = np.concatenate([w, np.zeros(c_all.size - w.size)])[:c_all.size]  # columns added after the last solve
     slack = float(x[n0:n0 + n_slack].sum())
+    if final_ref is not None:  # the refined master answer (slack columns dropped)
+        w = np.asarray(final_ref.x, dtype=float)
+        res = final_ref
+    else:
+        w = np.concatenate([x[:n0], x[n0 + n_slack:]])
+    w = np.concatenate([w, np.zeros(c_all.size - w.size)])[:c_all.size]  # columns added after the last solve
     lp_final = form.build(c_all, A_all, indices=idx)
-    out: dict[str, Any] = {"status": Status.OPTIMAL if status == Status.OPTIMAL else status}
-    out.update(form.certificate(c_all, A_all, np.maximum(w, 0.0), res.row_dual))
-    # the violation over ALL candidate tuples (the scan), not only the master's columns
+    out: dict[str, Any] = {"status": status}
+    out.update(form.certificate(c_all, A_all, np.maximum(w, 0.0), None))
+    # the certified lower bound over ALL candidate tuples (the scan), rounding-safe, best over the rounds
+    min_r = cert["min_r"]
     viol = max(0.0, -min_r) if math.isfinite(min_r) else math.inf
-    out.update(dual_violation=viol, certified_lower=out["dual_value"] - viol, min_reduced_cost=min_r)
+    out.update(dual_value=cert["dual"], dual_violation=viol, certified_lower=best_lower, min_reduced_cost=min_r,
+               abs_floor=floor)
+    w = np.maximum(w, 0.0)
     keep = np.flatnonzero(w > 1e-12)
     out.update(atom_columns=keep, atom_weights=w[keep], slack_mass=slack, weights=w)
+    gap = out["primal_value"] - best_lower
+    closed = math.isfinite(gap) and gap <= max(CERT_REL_TOL * abs(out["primal_value"]), floor)
+    why = ""
     if slack > SLACK_TOL:
         out["status"] = Status.INFEASIBLE
+    elif status == Status.OPTIMAL and not closed:
+        out["status"] = Status.NUMERICAL_ERROR
+        why = (f"pricing found no new improving tuple but the certified gap is {gap:.3g} (relative "
+               f"{gap / max(abs(out['primal_value']), GAP_ZERO_FLOOR):.3g} > {CERT_REL_TOL:g}); ")
     extra = {"colgen_iterations": it, "n_master_columns": int(c_all.size), "n_candidate_tuples": int(n_tuples),
              "pricing_certified": True, "master_value": out.get("primal_value", math.nan),
-             "history": history}
+             "certified_gap": gap, "history": history}
+    if final_ref is not None:
+        extra["refinement"] = final_ref.refinement
     run_status = out["status"]
     sol = _lp_solution(P, source, form, lp_final, res, out, sites, idx, delta, t0, t_build, "sites", extra=extra)
-    from dataclasses import replace
 
     sol.info["n_candidates"] = int(n_tuples)
     if run_status == Status.INFEASIBLE:  # slack mass left: no measure on the candidates has these moments
@@ -375,14 +531,28 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     master = out.get("primal_value", math.nan)
     if _bounds_ot(P, sites, delta) and math.isfinite(best_lower):
         lower = best_lower - (delta or 0.0)
-        msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = the "
+        msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; {why}value = the "
                f"certified lower bound, restricted master value {master:.6g}")
         return replace(sol, status=status_out, value=lower, lower_bound=lower, bound=Bound.LOWER, iterations=it,
                        message=msg)
-    msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; value = restricted "
+    msg = (f"column generation over sites stopped ({status_out.value}) after {it} rounds; {why}value = restricted "
            "master value (an estimate: bounds nothing)")
     return replace(sol, status=status_out, value=master, lower_bound=-math.inf, bound=Bound.ESTIMATE,
                    iterations=it, message=msg)
+
+
+def _clip_duals(form: MomentLP, y: np.ndarray) -> np.ndarray:
+    """Row duals with the signs the row bounds allow (a wrong-signed multiplier of a one-sided row is 0)."""
+    y = np.asarray(y, dtype=float).copy()
+    y[(y > 0) & ~np.isfinite(form.row_lower)] = 0.0
+    y[(y < 0) & ~np.isfinite(form.row_upper)] = 0.0
+    return y
+
+
+def _dual_rhs(form: MomentLP, y: np.ndarray) -> np.ndarray:
+    """The row bound each multiplier of :func:`_clip_duals` pairs with in the dual objective."""
+    lo, up = form.row_lower, form.row_upper
+    return np.where(y > 0, np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(up), up, 0.0))
 
 
 def _bounds_ot(P: MCOTProblem, sites: list[np.ndarray], delta: float | None) -> bool:

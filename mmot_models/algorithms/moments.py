@@ -303,9 +303,10 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
     if delta is not None:
         info["discretisation_correction"] = delta
     certified = out.get("certified_lower", -math.inf)
+    abs_floor = float(out.pop("abs_floor", 0.0))  # rounding level of the cost data (optima at 0)
     if status == Status.OPTIMAL:
         gap = value - certified
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(abs(value), GAP_ZERO_FLOOR)):
+        if not (math.isfinite(gap) and gap <= max(CERT_REL_TOL * max(abs(value), GAP_ZERO_FLOOR), abs_floor)):
             status = Status.NUMERICAL_ERROR
             message = f"solver reported optimal but the LP certificate gap is {gap:.3g}"
         elif solver in ("lp", "sites") and _covers_supports(P, sites):
