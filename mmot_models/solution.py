@@ -63,6 +63,14 @@ def certify_status(status: Status, lower: float, upper: float, value: float, rel
     return Status.NUMERICAL_ERROR, f"solver reported optimal but the gap of {what} is {gap:.3g}"
 
 
+def _problem_hash(problem: "MMOTProblem") -> str | None:
+    try:
+        from .studies.problems import problem_hash
+        return problem_hash(problem)
+    except (TypeError, ValueError, AttributeError):  # a problem type without hashable data
+        return None
+
+
 def aggregate_plan(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge repeated index tuples of a sparse plan (weights added), rows sorted lexicographically."""
     if indices.shape[0] == 0:
@@ -221,7 +229,7 @@ class Solution:
         if self.problem is not None:
             out["problem"] = {"name": self.problem.name, "n_marginals": self.problem.n_marginals,
                               "sizes": list(self.problem.sizes), "dim": self.problem.dim,
-                              "cost": getattr(self.problem.cost, "kind", "?")}
+                              "cost": getattr(self.problem.cost, "kind", "?"), "hash": _problem_hash(self.problem)}
         scalars = {k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool)) or v is None}
         if scalars:
             out["info"] = {k: (num(v) if isinstance(v, float) else v) for k, v in scalars.items()}
@@ -234,6 +242,11 @@ class Solution:
             out["plan"] = {"indices": self.plan_indices.tolist(), "weights": self.plan_weights.tolist()}
         if include_plan and self.potentials is not None:
             out["potentials"] = [np.asarray(p).tolist() for p in self.potentials]
+        if include_plan and self.problem is not None:
+            try:  # the problem itself, so the file can be loaded back and verified (mmot_models.load_solution)
+                out["problem_data"] = self.problem.to_dict()
+            except (TypeError, ValueError, AttributeError):  # a cost without a JSON form: the hash only
+                pass
         return out
 
     def __str__(self) -> str:
