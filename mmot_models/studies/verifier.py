@@ -274,12 +274,37 @@ def _violation_tuples(problem: MMOTProblem, pots: list[np.ndarray], chunk: int) 
     return worst, scale
 
 
-def _violation_multisets(problem: MMOTProblem, u: np.ndarray, distinct: bool, chunk: int) -> tuple[float, float]:
+def _enumeration_peak(l: int, N: int, distinct: bool) -> int:
+    """Rows held at once when enumerating the multisets level by level (complements when distinct)."""
+    from ..formulations.multisets import multiset_count
+
+    if distinct:
+        n = min(N, l - N)
+        return max(multiset_count(l, k, True) for k in range(1, max(n, 1) + 1))
+    return multiset_count(l, N, False)
+
+
+def _iter_all_multisets(l: int, N: int, distinct: bool, chunk: int):
+    """Every multiset (sorted rows); distinct N-subsets of l sites with N > l/2 are enumerated as the
+    complements of their (l-N)-subsets, which keeps the level-by-level enumeration small."""
     from ..formulations.multisets import iter_multisets
 
+    if distinct and l - N < N:
+        if l - N == 0:
+            yield np.arange(l, dtype=np.int64)[None, :]
+            return
+        for comp in iter_multisets(l, l - N, distinct=True, max_rows=chunk):
+            mask = np.ones((comp.shape[0], l), dtype=bool)
+            mask[np.arange(comp.shape[0])[:, None], comp] = False
+            yield np.nonzero(mask)[1].reshape(comp.shape[0], N)
+        return
+    yield from iter_multisets(l, N, distinct=distinct, max_rows=chunk)
+
+
+def _violation_multisets(problem: MMOTProblem, u: np.ndarray, distinct: bool, chunk: int) -> tuple[float, float]:
     l, N = problem.marginals[0].size, problem.n_marginals
     worst, scale = -math.inf, 0.0
-    for ms in iter_multisets(l, N, distinct=distinct, max_rows=chunk):
+    for ms in _iter_all_multisets(l, N, distinct, chunk):
         lhs = u[ms].sum(axis=1)
         c = problem.tuple_costs(ms)
         fin = np.isfinite(c)
@@ -306,7 +331,7 @@ def _check_dual(problem: MMOTProblem, pots: list[np.ndarray], max_enumerate: int
         distinct = problem.singular_diagonal
         l = problem.marginals[0].size
         count = multiset_count(l, N, distinct)
-        if count <= max_enumerate:
+        if count <= max_enumerate and _enumeration_peak(l, N, distinct) <= max_enumerate:
             worst, scale = _violation_multisets(problem, u, distinct, chunk)
             how = f"all {count} multisets (symmetrised potentials)"
         elif problem.is_pair_cost:
