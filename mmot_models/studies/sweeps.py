@@ -37,7 +37,7 @@ same output directory skips the keys already there, so an interrupted sweep resu
 stopped and nothing finished is lost.  A task that raises records its error in its row and the sweep
 goes on; a task whose worker dies is retried by Dask on another worker.
 
-Threads: every task runs HiGHS with ``threads=1`` (unless the options say otherwise) and the local
+Threads: every task on a Dask worker runs HiGHS with ``threads=1`` (unless the options say otherwise) and the local
 cluster starts one single-threaded worker process per core with ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` set to 1, so tasks never oversubscribe the cores.
 """
@@ -294,18 +294,21 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def run_task(task: Task | Mapping[str, Any]) -> dict[str, Any]:
+def run_task(task: Task | Mapping[str, Any], single_thread: bool = True) -> dict[str, Any]:
     """Solve one task and return its row (never raises for a failing solve: the error is recorded).
 
-    Runs single-threaded: ``threads=1`` is passed to methods that use it unless the task's options
-    set it, and the BLAS/OpenMP thread variables of :data:`THREAD_ENV` are set if still unset.
+    With ``single_thread`` (on Dask workers) ``threads=1`` is passed to methods that use it unless
+    the task's options set it, and the BLAS/OpenMP thread variables of :data:`THREAD_ENV` are set if
+    still unset.  Serial runs in the caller's process leave its thread settings alone (HiGHS 1.16
+    refuses a ``threads`` value changed after an earlier solve in the same process).
     """
     from ..solve import method_schema, solve
     from .problems import build_problem
 
     t = task.to_dict() if isinstance(task, Task) else dict(task)
-    for k, v in THREAD_ENV.items():
-        os.environ.setdefault(k, v)
+    if single_thread:
+        for k, v in THREAD_ENV.items():
+            os.environ.setdefault(k, v)
     row: dict[str, Any] = {k: t[k] for k in ("key", "sweep", "label", "method", "backend")}
     row["params"] = json.dumps(t["params"], sort_keys=True)
     row["options"] = json.dumps(t["options"], sort_keys=True)
@@ -316,7 +319,7 @@ def run_task(task: Task | Mapping[str, Any]) -> dict[str, Any]:
     _reset_peak_rss()
     try:
         problem = build_problem(t["params"])
-        if "threads" not in options and t["method"] != "auto":
+        if single_thread and "threads" not in options and t["method"] != "auto":
             spec = method_schema(t["method"])
             if "threads" in spec and spec["threads"].used:
                 options["threads"] = 1
@@ -462,7 +465,7 @@ def sweep(spec: Mapping[str, Any] | str | os.PathLike | SweepSpec, output: str |
     try:
         if todo and serial:
             for t in todo:
-                row = run_task(t)
+                row = run_task(t, single_thread=False)
                 failed += row["status"] == "failed"
                 store.write(row)
                 bar.update(1)
