@@ -75,16 +75,9 @@ def register_sweep(sub: Any) -> None:
 
 def register(sub: Any) -> None:
     """Add ``sweep``, ``bench`` and ``verify`` to the ``mmot`` subparsers."""
+    from ..bench.cli import register_cli as register_bench
+    from .verifier import register_cli as register_verify
+
     register_sweep(sub)
-    try:
-        from .verifier import register_cli as register_verify
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        register_verify(sub)
-    try:
-        from ..bench.cli import register_cli as register_bench
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        register_bench(sub)
+    register_bench(sub)
+    register_verify(sub)

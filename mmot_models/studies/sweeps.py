@@ -543,8 +543,9 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]] | str | os.PathLike, path: str 
     for r in rows:
         p = json.loads(r["params"])
         name = r["label"] + "".join(f", {k}={p.get(k)}" for k in others)
-        lo = r.get("lower_bound") if r.get("lower_bound") is not None else r["value"]
-        hi = r.get("upper_bound") if r.get("upper_bound") is not None else r["value"]
+        # a side that is not certified is left open (no band there), never replaced by the value
+        lo = r.get("lower_bound") if r.get("lower_bound") is not None else math.nan
+        hi = r.get("upper_bound") if r.get("upper_bound") is not None else math.nan
         groups.setdefault(name, []).append((float(p[x]), float(r["value"]), float(lo), float(hi)))
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
@@ -552,9 +553,14 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]] | str | os.PathLike, path: str 
         pts.sort()
         xs, v, lo, hi = (list(c) for c in zip(*pts))
         line, = ax.plot(xs, v, marker="o", ms=3, label=name)
-        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        both = [math.isfinite(a) and math.isfinite(b) for a, b in zip(lo, hi)]
+        ax.fill_between(xs, lo, hi, where=both, color=line.get_color(), alpha=0.2, linewidth=0)
+        for side in (lo, hi):  # a one-sided bound alone is drawn as a dotted line
+            one = [v if math.isfinite(v) and not b else math.nan for v, b in zip(side, both)]
+            if any(math.isfinite(v) for v in one):
+                ax.plot(xs, one, ls=":", color=line.get_color(), marker="_")
     ax.set_xlabel(x)
-    ax.set_ylabel("value (band: certified bracket)")
+    ax.set_ylabel("value (band: certified bracket; dotted: one-sided bound)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
