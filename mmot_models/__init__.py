@@ -20,6 +20,10 @@ from .solve import METHODS, available_methods, choose_method, solve
 from .modeling import (Model, MomentRows, OccupationBounds, TabulatedCost, UserRows, from_cost_tensor, from_pot,
                        hats, to_dense_plan)
 
+from .studies.results import load_solution
+from .studies.sweeps import sweep
+from .studies.verifier import Verification, verify
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -29,6 +33,6 @@ __all__ = [
     "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
     "MCOTProblem", "Density", "family_from_spec",
     "Model", "MomentRows", "OccupationBounds", "UserRows", "TabulatedCost", "from_pot", "from_cost_tensor",
-    "to_dense_plan", "hats",
+    "to_dense_plan", "hats", "sweep", "verify", "Verification", "load_solution",
     "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
 ]

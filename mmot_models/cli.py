@@ -458,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
         except (ImportError, AttributeError):
             continue
         register(sub)
+    from .studies.cli import register as register_studies  # sweep, bench, verify
+
+    register_studies(sub)
     return parser
 
 

@@ -100,6 +100,14 @@ def certify_plan(status: Status, plan_l1_error: float, tol: float, dropped_mass:
         f"(allowed {allowed:.3g} = {PLAN_RESIDUAL_FACTOR:g} x tol {tol:g} + dropped mass): not a final result")
 
 
+def _problem_hash(problem: "MMOTProblem") -> str | None:
+    try:
+        from .studies.problems import problem_hash
+        return problem_hash(problem)
+    except (TypeError, ValueError, AttributeError):  # a problem type without hashable data
+        return None
+
+
 def aggregate_plan(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge repeated index tuples of a sparse plan (weights added), rows sorted lexicographically."""
     if indices.shape[0] == 0:
@@ -267,7 +275,7 @@ class Solution:
         if self.problem is not None:
             out["problem"] = {"name": self.problem.name, "n_marginals": self.problem.n_marginals,
                               "sizes": list(self.problem.sizes), "dim": self.problem.dim,
-                              "cost": getattr(self.problem.cost, "kind", "?")}
+                              "cost": getattr(self.problem.cost, "kind", "?"), "hash": _problem_hash(self.problem)}
         scalars = {k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool)) or v is None}
         if scalars:
             out["info"] = {k: (num(v) if isinstance(v, float) else v) for k, v in scalars.items()}
@@ -280,6 +288,11 @@ class Solution:
             out["plan"] = {"indices": self.plan_indices.tolist(), "weights": self.plan_weights.tolist()}
         if include_plan and self.potentials is not None:
             out["potentials"] = [np.asarray(p).tolist() for p in self.potentials]
+        if include_plan and self.problem is not None:
+            try:  # the problem itself, so the file can be loaded back and verified (mmot_models.load_solution)
+                out["problem_data"] = self.problem.to_dict()
+            except (TypeError, ValueError, AttributeError):  # a cost without a JSON form: the hash only
+                pass
         return out
 
     @property

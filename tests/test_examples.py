@@ -20,6 +20,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "atoms": [".", "--points-he", "40", "--points-li", "18", "--points-be", "8"],
     "entropic_n3_multiscale": [".", "--l", "256"],
     "dissociation": [".", "--distances", "2,8", "--no-progress"],
+    "sweep_study": ["--serial", "--sizes", "3"],
 }
 
 

@@ -288,9 +288,11 @@ class SymmetricPrimal:
     ----------
     expand : {"auto", "symmetrize", "cyclic", None}
         How the returned plan is expanded to site tuples (:func:`expand_multiset_plan`).
-    certify : bool
-        Recompute the dual violation by enumeration in :meth:`invert` (the LP's columns are all
-        finite-cost multisets, so the reduced costs of the LP already are that enumeration).
+
+    Notes
+    -----
+    The LP's columns are all finite-cost multisets, so its reduced costs already are the
+    enumeration that certifies the dual.
     """
 
     name = "symmetric"

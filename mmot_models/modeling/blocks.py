@@ -123,6 +123,8 @@ class MomentRows(Block):
     name : str
         Block name (labels are ``(k, j)``; ``j`` for the symmetric formulation).
 
+    Notes
+    -----
     With the marginal rows present these rows are implied (a consistency check that every
     backend must respect); they matter once a model drops or relaxes marginal rows.
     """

@@ -1,0 +1,15 @@
+"""Studies at scale: parameter sweeps on Dask (:mod:`~mmot_models.studies.sweeps`), result tables
+(:mod:`~mmot_models.studies.store`), reproducible problem specifications
+(:mod:`~mmot_models.studies.problems`), the independent verifier
+(:mod:`~mmot_models.studies.verifier`) and loading results back (:mod:`~mmot_models.studies.results`).
+
+Dask and pyarrow are imported only when a sweep runs on a cluster or writes Parquet.
+"""
+from __future__ import annotations
+
+from .problems import build_problem, problem_hash
+from .store import read_rows
+from .sweeps import SweepResult, parse_spec, plot_sweep, report_table, sweep
+
+__all__ = ["sweep", "parse_spec", "SweepResult", "report_table", "plot_sweep", "read_rows", "build_problem",
+           "problem_hash"]
