@@ -43,6 +43,7 @@ from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
+from .pricing_ordered import OrderedPricer
 from .symmetric import EXPAND_OPTION
 
 __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
@@ -71,9 +72,10 @@ def _colgen_schema() -> OptionSchema:
         Option("max_rounds", "int", 1000, "round limit (status iteration_limit when hit)", low=1),
         Option("columns_per_round", "int", None, "most negative columns added per round (default max(2 l, 100))",
                low=1),
-        Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound, or 'heuristic' "
+        Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound ('bnb'; 'ordered': "
+               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), or 'heuristic' "
                "(local search; certifies only through a final exact check when certify)",
-               choices=("auto", "enumerate", "bnb", "heuristic")),
+               choices=("auto", "enumerate", "bnb", "ordered", "heuristic")),
         Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
                "rounds (default 1 for N <= 6, else 10)", low=1),
         Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
@@ -160,8 +162,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     """
     if backend != "highs":
         raise MMOTInputError(f"column generation runs on the 'highs' backend (warm starts), not {backend!r}")
-    if pricing not in ("auto", "enumerate", "bnb", "heuristic"):
-        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb or heuristic")
+    if pricing not in ("auto", "enumerate", "bnb", "ordered", "heuristic"):
+        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered or heuristic")
     if not (tol > 0):
         raise MMOTInputError(f"tol must be positive, got {tol}")
     require_symmetric(problem)
@@ -175,15 +177,21 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     distinct = multiset_distinct(problem)
     C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
     M_total = multiset_count(l, N, distinct)
-    exact_kind = pricing if pricing in ("enumerate", "bnb") else (
-        "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else "bnb")
-    if exact_kind == "bnb" and C is None:
+    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered") else (
+        "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else
+        ("ordered" if problem.dim == 1 else "bnb"))
+    if exact_kind in ("bnb", "ordered") and C is None:
         raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if exact_kind == "ordered" and problem.dim != 1:
+        raise MMOTInputError(f"pricing='ordered' needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    # issue 15: sorted-site branch and bound with chain-DP bounds (hulls built once, reused every round)
+    ordered = OrderedPricer(C, problem.marginals[0].points[:, 0], N, distinct) if exact_kind == "ordered" else None
     if C is None and M_total > NARY_ENUMERATE_MAX:
         raise ProblemTooLargeError(
             f"N-ary costs are priced by enumerating all {M_total:.3g} multisets every round (limit "
             f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
-    use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
+    use_heuristic = C is not None and (pricing == "heuristic" or (
+        pricing == "auto" and exact_kind in ("bnb", "ordered")))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
     budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
@@ -247,8 +255,13 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 run_exact = (not use_heuristic) or found.rcs.size == 0 or rnd % every == 0
             lower_round = None
             if run_exact:
+                # columns above -slack are not needed: the bound min(r*, -slack) certifies within tol
+                slack = 0.25 * tol * max(1.0, abs(upper))
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C)
+                elif ordered is not None:
+                    ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
+                                       support=ms[x > 1e-14], weights=x[x > 1e-14])
                 else:
                     ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
                                    deadline=deadline)
