@@ -194,7 +194,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         pricing == "auto" and exact_kind in ("bnb", "ordered")))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
-    budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
+    budget = float(node_budget) if node_budget is not None else (
+        2e9 if N <= 8 or exact_kind == "ordered" else 2e7)
     certified_exact = True
     effort = 1
     rng = np.random.default_rng(seed)

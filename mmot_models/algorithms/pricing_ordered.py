@@ -118,6 +118,8 @@ class OrderedPricer:
             np.fill_diagonal(Cs, np.inf)
         self.C = Cs
         l = self.l
+        bad = np.tril(np.ones((l, l), dtype=bool), k=(1 if distinct else 0) - 1)  # t < s + off not allowed
+        self._Cmask = np.where(bad, np.inf, Cs)
         iu, ju = np.triu_indices(l, k=0 if not distinct else 1)
         gap = ju - iu
         dxs = self.x[ju] - self.x[iu]
@@ -129,72 +131,124 @@ class OrderedPricer:
             self._hulls[g] = lower_hull_lines(dxs[sel], cs[sel])
 
     # ------------------------------------------------------------------ bounds
-    def _minorant(self, g: int, d: float) -> tuple[float, float]:
+    def _minorants(self, g: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Supporting lines of hull ``g`` touching at distances ``d`` (any shape): (alpha, beta)."""
         inter, slopes = self._hulls[g if self.distinct else 0]
-        vals = inter + slopes * d
-        j = int(np.argmax(vals))
-        return float(inter[j]), float(slopes[j])
+        dd = np.maximum(np.asarray(d, dtype=float), 0.0)
+        j = np.argmax(inter[None, :] + slopes[None, :] * dd.reshape(-1, 1), axis=1)
+        return inter[j].reshape(dd.shape), slopes[j].reshape(dd.shape)
 
     def typical_distances(self, support: np.ndarray | None, weights: np.ndarray | None) -> np.ndarray:
-        """Weighted mean coordinate gap between sorted positions over ``support`` (original site ids)."""
-        N = self.N
+        """Tangent distances ``d[s0, a, b]`` per first site ``s0`` (sorted order).
+
+        For each first site the support multiset (original site ids) whose first coordinate is
+        nearest gives the coordinate gaps between positions; without support, equispaced positions.
+        """
+        N, l = self.N, self.l
         if support is None or len(support) == 0:
             span = float(self.x[-1] - self.x[0])
             pos = np.linspace(0.0, span, N)
-            return pos[None, :] - pos[:, None]
-        inv = np.empty(self.l, dtype=np.int64)
-        inv[self.perm] = np.arange(self.l)
+            return np.broadcast_to(pos[None, :] - pos[:, None], (l, N, N))
+        inv = np.empty(l, dtype=np.int64)
+        inv[self.perm] = np.arange(l)
         xs = np.sort(self.x[inv[np.asarray(support, dtype=np.int64)]], axis=1)
-        w = np.ones(xs.shape[0]) if weights is None else np.maximum(np.asarray(weights, dtype=float), 0.0)
-        if w.sum() <= 0:
-            w = np.ones_like(w)
-        mean = (w[:, None] * xs).sum(axis=0) / w.sum()
-        return mean[None, :] - mean[:, None]
+        xs = xs[np.argsort(xs[:, 0], kind="stable")]
+        j = np.searchsorted(xs[:, 0], self.x)
+        j0, j1 = np.clip(j - 1, 0, xs.shape[0] - 1), np.clip(j, 0, xs.shape[0] - 1)
+        pick = np.where(np.abs(xs[j0, 0] - self.x) <= np.abs(xs[j1, 0] - self.x), j0, j1)
+        rows = xs[pick]  # (l, N)
+        return rows[:, None, :] - rows[:, :, None]
 
-    def chain(self, u_sorted: np.ndarray, dist: np.ndarray) -> _Chain:
+    def chain(self, u_sorted: np.ndarray, dist: np.ndarray, firsts: np.ndarray | None = None
+              ) -> tuple[_Chain, np.ndarray, np.ndarray]:
+        """Chain-DP tables per first site: ``A (l, N)``, ``P (l, N, N)``, ``E (l, N, l)``.
+
+        Only the first sites ``firsts`` (default all) are computed (others: ``-inf`` bounds).  Also
+        returns the root bound per first site and the minimising chain (sorted site indices) of each.
+        """
         N, l = self.N, self.l
-        alpha = np.zeros((N, N))
-        beta = np.zeros((N, N))
+        firsts = np.arange(l) if firsts is None else np.asarray(firsts, dtype=np.intp)
+        alpha = np.zeros((l, N, N))
+        beta = np.zeros((l, N, N))
         for a in range(N):
             for b in range(a + 2, N):
-                alpha[a, b], beta[a, b] = self._minorant(b - a, max(float(dist[a, b]), 0.0))
+                alpha[firsts, a, b], beta[firsts, a, b] = self._minorants(b - a, dist[firsts, a, b])
         # w_b = sum_{a <= b-2} beta_ab - sum_{c >= b+2} beta_bc
-        w = beta.sum(axis=0) - beta.sum(axis=1)
-        off = 1 if self.distinct else 0
-        E: list = [None] * (N + 1)
-        D = -u_sorted + w[N - 1] * self.x
-        Cm = self.C
-        for b in range(N - 1, 0, -1):
-            # E_b(s) = min_{t > s (>= s)} C[s, t] + D_b(t)
-            M = Cm + D[None, :]
-            mask = np.tril(np.ones((l, l), dtype=bool), k=off - 1)  # t < s + off is not allowed
-            M = np.where(mask, np.inf, M)
-            E[b] = M.min(axis=1)
-            if b - 1 >= 1:
-                D = -u_sorted + w[b - 1] * self.x + E[b]
-        A = np.zeros(N)
-        P = np.zeros((N, N))
+        w = beta.sum(axis=1) - beta.sum(axis=2)  # (l, N)
+        E = np.full((l, N, l), -np.inf)
+        x = self.x
+        Cmask = self._Cmask
+        path = np.zeros((l, N), dtype=np.intp)
+        for s0 in firsts.tolist():
+            D = -u_sorted + w[s0, N - 1] * x
+            arg = np.zeros((N, l), dtype=np.intp)
+            for b in range(N - 1, 0, -1):
+                # E_b(s) = min_{t > s (>= s)} C[s, t] + D_b(t)
+                M = Cmask + D[None, :]
+                arg[b] = np.argmin(M, axis=1)
+                E[s0, b] = M[np.arange(l), arg[b]]
+                if b - 1 >= 1:
+                    D = -u_sorted + w[s0, b - 1] * x + E[s0, b]
+            path[s0, 0] = s0
+            for b in range(1, N):
+                path[s0, b] = arg[b, path[s0, b - 1]]
+        A = np.zeros((l, N))
+        P = np.zeros((l, N, N))
         for k in range(N):
             for a in range(N):
                 lo = max(a + 2, k + 1)
                 if lo < N:
-                    A[k] += alpha[a, lo:].sum()
-                    P[k, a] = beta[a, lo:].sum()
-        return _Chain(alpha, beta, E, A, P)
+                    A[:, k] += alpha[:, a, lo:].sum(axis=1)
+                    P[:, k, a] = beta[:, a, lo:].sum(axis=1)
+        ch = _Chain(alpha, beta, E, A, P)
+        s = np.arange(l)
+        with np.errstate(invalid="ignore"):
+            rb = -u_sorted - P[s, 0, 0] * x + A[s, 0] + E[s, 1, s]
+        rb = np.where(np.isnan(rb), -np.inf, rb)
+        return ch, rb, path
 
-    def root_bound(self, u: np.ndarray, dist: np.ndarray | None = None) -> float:
+    def refined_chain(self, u_sorted: np.ndarray, dist: np.ndarray, thr: float, rounds: int = 8
+                      ) -> tuple[_Chain, np.ndarray]:
+        """Tables whose tangent distances are refined per first site (Lagrangian ascent on the root).
+
+        The root bound of a first site is a concave function of the slopes; each round moves every
+        tangent distance to the geometric mean of itself and the distance in the chain's minimiser
+        (a subgradient step) for the first sites whose bound is still below ``thr``, and keeps, per
+        first site, the tables of the best bound seen.  Every table is valid, so any choice is.
+        """
+        ch, rb, path = self.chain(u_sorted, dist)
+        dist = np.array(dist, dtype=float, copy=True)
+        x = self.x
+        for it in range(rounds):
+            live = np.nonzero(rb < thr)[0]
+            if live.size == 0:
+                break
+            xp = x[path[live]]
+            dp = np.maximum(xp[:, None, :] - xp[:, :, None], 0.0)
+            theta = 1.0 / (2.0 + 0.5 * it)  # diminishing steps (geometric interpolation)
+            dist[live] = np.maximum(dist[live], 1e-300) ** (1.0 - theta) * np.maximum(dp, 1e-300) ** theta
+            ch2, rb2, path2 = self.chain(u_sorted, dist, live)
+            better = live[rb2[live] > rb[live]]
+            if better.size:
+                ch.alpha[better], ch.beta[better] = ch2.alpha[better], ch2.beta[better]
+                ch.E[better], ch.A[better], ch.P[better] = ch2.E[better], ch2.A[better], ch2.P[better]
+                rb[better] = rb2[better]
+            path[live] = path2[live]
+        return ch, rb
+
+    def root_bound(self, u: np.ndarray, support: np.ndarray | None = None,
+                   weights: np.ndarray | None = None, refine: int = 0) -> float:
         """The global lower bound of the chain relaxation (no branching)."""
         us = np.asarray(u, dtype=float)[self.perm]
-        dist = self.typical_distances(None, None) if dist is None else dist
-        ch = self.chain(us, dist)
         if self.N == 1:
             return float((-us).min())
-        return float(np.min(-us - ch.P[0, 0] * self.x + ch.A[0] + ch.E[1]))
+        ch, rb = self.refined_chain(us, self.typical_distances(support, weights), math.inf, rounds=refine)
+        return float(rb.min())
 
     # ------------------------------------------------------------------ search
     def price(self, u: np.ndarray, *, n_best: int = 100, incumbent: float = 0.0, node_budget: float = 5e9,
               deadline: float = math.inf, support: np.ndarray | None = None, weights: np.ndarray | None = None,
-              chunk_elems: int = 4_000_000, max_stack_rows: int = 4_000_000) -> PricingResult:
+              chunk_elems: int = 4_000_000, max_stack_rows: int = 4_000_000, refine: int = 16) -> PricingResult:
         """Minimum reduced cost ``sum_{a<b} C[m_a, m_b] - sum_a u[m_a]`` over multisets of size N.
 
         Returns the ``n_best`` most negative multisets below ``min(incumbent, ...)`` (original site
@@ -204,9 +258,9 @@ class OrderedPricer:
         N, l, x, Cm = self.N, self.l, self.x, self.C
         us = np.asarray(u, dtype=float)[self.perm]
         dist = self.typical_distances(support, weights)
-        ch = self.chain(us, dist) if N >= 2 else None
         pool = _TopK(n_best, N)
         thr_cap = float(incumbent)
+        ch = self.refined_chain(us, dist, thr_cap, rounds=refine)[0] if N >= 2 else None
         off = 1 if self.distinct else 0
         sites = np.arange(l)
         if N == 1:
@@ -261,10 +315,14 @@ class OrderedPricer:
                     ms = np.concatenate([pi[cand[0]], cand[1][:, None]], axis=1)
                     pool.add(ms, R[cand])
                 continue
-            pk = ch.P[k]
-            S = V - usum - (x[pi] * pk[None, :k]).sum(axis=1) if k else V.copy()
             with np.errstate(invalid="ignore"):
-                child = (S[:, None] + G) + (ch.A[k] - us - pk[k] * x + ch.E[k + 1])[None, :]
+                if k == 0:  # root: the first site s selects its own tables
+                    child = (ch.A[sites, 0] - us - ch.P[sites, 0, 0] * x + ch.E[sites, 1, sites])[None, :]
+                else:
+                    f = pi[:, 0]
+                    pk = ch.P[f, k]  # (P, N)
+                    S = V - usum - (x[pi] * pk[:, :k]).sum(axis=1) + ch.A[f, k]
+                    child = (S[:, None] + G) - us[None, :] - pk[:, k:k + 1] * x[None, :] + ch.E[f, k + 1]
                 child = np.where(allowed, child, np.inf)
                 child = np.where(np.isnan(child), np.inf, child)
             ci, cs = np.nonzero(child < thr)
