@@ -22,8 +22,9 @@ is exactly feasible in any dimension and site order, so the master is feasible f
 
 Pricing (:mod:`mmot_models.algorithms.pricing`): a heuristic local search over multisets proposes
 negative columns cheaply; an exact pricer certifies -- chunked enumeration for small counts and
-N-ary costs, branch and bound for pair costs (with a node budget, returning a valid lower bound on
-``r*`` when the budget is exhausted).
+N-ary costs, for pair costs on a line the sorted-site branch and bound with chain-DP bounds
+(:mod:`mmot_models.algorithms.pricing_ordered`), otherwise the generic branch and bound (both with a
+node budget, returning a valid lower bound on ``r*`` when the budget is exhausted).
 """
 from __future__ import annotations
 
@@ -135,9 +136,11 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Round limit.
     columns_per_round : int, optional
         Most negative columns added per round (default ``max(2 l, 100)``).
-    pricing : {"auto", "enumerate", "bnb", "heuristic"}
+    pricing : {"auto", "enumerate", "bnb", "ordered", "heuristic"}
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
-        N-ary costs, branch and bound otherwise).  ``"heuristic"`` never certifies (upper bound only,
+        N-ary costs, otherwise ``"ordered"`` for sites on a line -- sorted-site branch and bound with
+        chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- and ``"bnb"`` in 2D/3D).
+        Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.  ``"heuristic"`` never certifies (upper bound only,
         except for a final exact check when ``certify``).
     exact_every : int, optional
         With the heuristic pricer active, run the exact pricer every this many rounds (default 1
@@ -157,7 +160,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     -------
     Solution
         ``info["history"]``: one dict per round (``upper``, ``lower`` (this round, or ``None``),
-        ``best_lower``, ``gap``, ``n_cols``, ``added``, ``pricer``, ``min_rc``, ``time_s``);
+        ``best_lower``, ``gap``, ``n_cols``, ``added``, ``pricer``, ``min_rc``, ``pricing_s``, ``time_s``);
         ``info["multisets"]``/``info["multiset_weights"]``: the final multiset plan.
     """
     if backend != "highs":
@@ -243,6 +246,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             dual_val = float(N * (u @ mu))
             # ---------------- pricing
             found = PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0))
+            t_price = time.perf_counter()
             B = reduced_cost_matrix(C, u, N, distinct) if C is not None else None
             pricer = ""
             if use_heuristic:
@@ -264,7 +268,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
                                        support=ms[x > 1e-14], weights=x[x > 1e-14])
                 else:
-                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
+                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
                                    deadline=deadline)
                     if not ex.exact:  # budget exhausted: also try the convex relaxation bound
                         qp = price_qp_bound(C, u, N, distinct)
@@ -278,6 +282,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 ex = _fresh(ex, keys)
                 if ex.rcs.size:
                     found = _merge(found, ex, k_add)
+            t_price = time.perf_counter() - t_price
             # ---------------- new columns
             new_ms = found.multisets
             new_c = multiset_costs(problem, new_ms, C) if new_ms.size else np.empty(0)
@@ -289,10 +294,11 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                             "gap": gap, "relative_gap": rel, "n_cols": int(ms.shape[0]),
                             "added": int(new_ms.shape[0]), "pricer": pricer,
                             "min_rc": float(found.rcs[0]) if found.rcs.size else None,
-                            "time_s": time.perf_counter() - t0})
+                            "pricing_s": t_price, "time_s": time.perf_counter() - t0})
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
+                bar.set_postfix(upper=f"{upper:.10g}", lower=f"{best_lower:.10g}", gap=f"{rel:.2e}",
+                                pricing=f"{t_price:.2f}s", cols=ms.shape[0])
             if rel <= tol:
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break

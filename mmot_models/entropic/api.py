@@ -171,7 +171,6 @@ def _comotion(P, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> 
     return out
 
 
-@declares(ENTROPIC_OPTIONS)
 def _pruned_lower_bound(problem: MMOTProblem, u, info: dict, t0: float, time_limit: float | None) -> float:
     """Issue 15: the same c-transform bound by pruned search when ``l^3`` is too large (1D, N = 3)."""
     from .lower_bound import pruned_ctransform_lower_bound, supports_pruned_bound
@@ -183,6 +182,7 @@ def _pruned_lower_bound(problem: MMOTProblem, u, info: dict, t0: float, time_lim
     return lb
 
 
+@declares(ENTROPIC_OPTIONS)
 def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float | None = None, tol: float = 1e-6,
                    max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
                    multiscale: bool | None = None, eps_start: float | None = None, eps_factor: float = 0.5,
