@@ -80,7 +80,7 @@ def _colgen_schema() -> OptionSchema:
         Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
                "rounds (default 1 for N <= 6, else 10)", low=1),
         Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
-               "pricing call (default 2e9 for N <= 8, else 2e7)", low=0, low_open=True),
+               "pricing call (default 2e9 for N <= 8, else 2e8 ordered / 2e7 bnb)", low=0, low_open=True),
         Option("certify", "bool", True, "with pricing='heuristic': one exact/bounded pricing when the "
                "heuristic stalls"),
         Option("seed", "int", 0, "seed of the heuristic's random restarts", low=0),
@@ -147,8 +147,9 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         for N <= 6, else 10) and whenever the heuristic finds no new column.
     node_budget : float, optional
         Branch-and-bound budget (node x site evaluations) per exact pricing call (default 2e9 for
-        N <= 8, else 2e7); exhausted, the pricer returns a valid bound, the larger of the open
-        nodes' bound and the convex relaxation bound (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
+        N <= 8, else 2e8 for the ordered pricer and 2e7 for the generic one); exhausted, the pricer
+        returns a valid bound, the larger of the open nodes' bound and the convex relaxation bound
+        (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
     certify : bool
         With ``pricing="heuristic"``: run one exact/bounded pricing when the heuristic stalls.
     seed : int
@@ -198,7 +199,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
     budget = float(node_budget) if node_budget is not None else (
-        2e9 if N <= 8 or exact_kind == "ordered" else 2e7)
+        2e9 if N <= 8 else (2e8 if exact_kind == "ordered" else 2e7))
     certified_exact = True
     effort = 1
     rng = np.random.default_rng(seed)
@@ -264,16 +265,17 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 slack = 0.25 * tol * max(1.0, abs(upper))
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C)
-                elif ordered is not None:
-                    ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
-                                       support=ms[x > 1e-14], weights=x[x > 1e-14])
                 else:
-                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
-                                   deadline=deadline)
+                    if ordered is not None:
+                        ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
+                                           support=ms[x > 1e-14], weights=x[x > 1e-14])
+                    else:
+                        ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
+                                       deadline=deadline)
                     if not ex.exact:  # budget exhausted: also try the convex relaxation bound
                         qp = price_qp_bound(C, u, N, distinct)
                         if qp.lower > ex.lower:
-                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
+                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, ex.method + "+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
                 lower_round = dual_val + min(ex.lower, 0.0)
