@@ -138,8 +138,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Most negative columns added per round (default ``max(2 l, 100)``).
     pricing : {"auto", "enumerate", "bnb", "ordered", "heuristic"}
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
-        N-ary costs, otherwise ``"ordered"`` for sites on a line -- sorted-site branch and bound with
-        chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- and ``"bnb"`` in 2D/3D).
+        N-ary costs, otherwise ``"ordered"`` for sites on a line and N >= 4 -- sorted-site branch and
+        bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- else ``"bnb"``).
         Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.  ``"heuristic"`` never certifies (upper bound only,
         except for a final exact check when ``certify``).
     exact_every : int, optional
@@ -183,7 +183,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     M_total = multiset_count(l, N, distinct)
     exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered") else (
         "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else
-        ("ordered" if problem.dim == 1 else "bnb"))
+        ("ordered" if problem.dim == 1 and N >= 4 else "bnb"))
     if exact_kind in ("bnb", "ordered") and C is None:
         raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
     if exact_kind == "ordered" and problem.dim != 1:
