@@ -122,12 +122,79 @@ def pruned_ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray],
         best = np.minimum(best, exact(a, b, z))
     best_p = np.concatenate([best, np.full(n - lz, -np.inf)])  # padded z: nothing to compute
 
+    # second-order data per block: centre site, chord slope of u, half width, and
+    # delta = min_block(-(u - a x)) - (-(u(centre) - a x_centre)) <= 0 (exact, discrete)
+    cen, slope, halfw, delta = [], [], [], []
+    for i in range(3):
+        ci_, sl_, hw_, de_ = [], [], [], []
+        li = xs[i].size
+        for k in range(L + 1):
+            w = 2 ** (L - k)
+            first = np.arange(2 ** k) * w
+            last = np.minimum(first + w, li) - 1
+            last = np.maximum(last, np.minimum(first, li - 1))
+            c = (np.minimum(first, li - 1) + last) // 2
+            x0, x1 = xp[i][np.minimum(first, li - 1)], xp[i][last]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a = np.where(x1 > x0, (up[i][last] - up[i][np.minimum(first, li - 1)]) / (x1 - x0), 0.0)
+            a = np.where(np.isfinite(a), a, 0.0)
+            g = -(up[i] - np.repeat(a, w) * xp[i])  # +inf on padding
+            gmin = g.reshape(2 ** k, w).min(axis=1)
+            with np.errstate(invalid="ignore"):
+                de = gmin - g[c]
+            ci_.append(c)
+            sl_.append(a)
+            hw_.append(np.maximum(xp[i][c] - x0, x1 - xp[i][c]))
+            de_.append(np.where(np.isnan(de), -np.inf, de))
+        cen.append(ci_)
+        slope.append(sl_)
+        halfw.append(hw_)
+        delta.append(de_)
+    dstar = problem.cost.a / math.sqrt(2.0) if isinstance(problem.cost, SoftCoulomb) else 0.0
+
+    def fprime(d: np.ndarray) -> np.ndarray:
+        if isinstance(problem.cost, SoftCoulomb):
+            return -d / (d * d + problem.cost.a ** 2) ** 1.5
+        return -1.0 / (d * d)
+
     def node_lb(k: int, I: np.ndarray, J: np.ndarray, K: np.ndarray) -> np.ndarray:
+        B = (I, J, K)
+
         def fmin(p: int, q: int, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
             d = np.maximum(np.abs(hi[q][k][Q] - lo[p][k][P]), np.abs(hi[p][k][P] - lo[q][k][Q]))
             return f(d)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             r = fmin(0, 1, I, J) + fmin(0, 2, I, K) + fmin(1, 2, J, K) - umax[0][k][I] - umax[1][k][J] - umax[2][k][K]
+            # second-order bound: exact value at the centres + exact curvature of u - gradient x half width
+            c = [cen[i][k][B[i]] for i in range(3)]
+            rc = exact(c[0], c[1], c[2])
+            glo = [np.zeros(I.size) for _ in range(3)]
+            ghi = [np.zeros(I.size) for _ in range(3)]
+            for p_, q_ in ((0, 1), (0, 2), (1, 2)):
+                P, Q = B[p_], B[q_]
+                left = hi[p_][k][P] < lo[q_][k][Q]    # block p entirely left of block q
+                right = hi[q_][k][Q] < lo[p_][k][P]
+                dmin = np.where(left, lo[q_][k][Q] - hi[p_][k][P], lo[p_][k][P] - hi[q_][k][Q])
+                dmax = np.where(left, hi[q_][k][Q] - lo[p_][k][P], hi[p_][k][P] - lo[q_][k][Q])
+                fl = fprime(np.clip(dstar, dmin, dmax))
+                fh = np.maximum(fprime(dmin), fprime(dmax))
+                sep = left | right
+                fl = np.where(sep, fl, -np.inf)
+                fh = np.where(sep, fh, np.inf)
+                # d/dx_p f(|x_p - x_q|) = -f'(d) if p left of q, +f'(d) if right; d/dx_q the opposite
+                lo_p, hi_p = np.where(left, -fh, fl), np.where(left, -fl, fh)
+                glo[p_] += lo_p
+                ghi[p_] += hi_p
+                glo[q_] -= hi_p
+                ghi[q_] -= lo_p
+            r2 = rc.copy()
+            for i in range(3):
+                a = slope[i][k][B[i]]
+                M = np.maximum(np.abs(glo[i] - a), np.abs(ghi[i] - a))
+                hw = halfw[i][k][B[i]]
+                r2 = r2 + delta[i][k][B[i]] - np.where(hw > 0, M * hw, 0.0)
+            r2 = np.where(np.isnan(r2), -np.inf, r2)
+            r = np.maximum(np.where(np.isnan(r), -np.inf, r), r2)
         return np.where(np.isnan(r), np.inf, r)
 
     k0 = min(start_level, L)
