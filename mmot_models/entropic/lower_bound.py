@@ -15,10 +15,14 @@ pruning).  A block triple ``(I, J, K)`` is bounded below by
 .. math:: \\sum_{\\text{pairs}} f(\\text{largest distance between the two intervals})
           - \\max_I u_0 - \\max_J u_1 - \\max_K u_2
 
-(valid for pair costs ``f(|x - y|)`` with ``f`` non-increasing: Coulomb, soft Coulomb) and pruned
+(valid for pair costs ``f(|x - y|)`` with ``f`` non-increasing: Coulomb, soft Coulomb), and by the
+second-order bound ``r(centres) + sum_i delta_i - sum_i M_i h_i``: ``delta_i`` is the exact minimum over
+the block of ``-(u_i - a_i x)`` relative to its centre value (``a_i`` the chord slope of ``u_i``),
+``M_i`` bounds ``|d/dx_i (c - sum_j a_j x_j)|`` over the block triple (closed-form force ranges for
+separated blocks) and ``h_i`` is the half width.  The larger of the two is used; a node is pruned
 when this exceeds ``max_{z in K}`` of the best value already found for ``z`` minus a ``slack``.
 Incumbents come first from the quantile co-motion guess refined by a windowed local search.  The
-search only descends near the co-motion curve, about ``O(l log l)`` block triples instead of ``l^3``.
+search only descends near the co-motion curve: measured about linear in ``l`` instead of ``l^3``.
 Pruning with ``slack`` (and nodes left open at the deadline, whose bounds are folded in) keep
 the result a valid lower bound: ``u_2^c(z) - u_2(z) >= min(best(z), open bounds) - slack``.
 """
