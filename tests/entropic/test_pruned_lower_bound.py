@@ -36,7 +36,10 @@ def test_pruned_bound_equals_bruteforce_ctransform_and_is_below_lp(l, cost, seed
     u = ent.potentials
     rng = np.random.default_rng(seed)
     lp = mm.solve(prob, method="symmetric").value
-    for pots in (u, [v + rng.normal(scale=0.05, size=v.size) for v in u]):  # converged and perturbed
+    x = prob.marginals[0].points[:, 0]
+    perturbed = [v + rng.normal(scale=0.05, size=v.size) for v in u]
+    wavy = [v + 0.3 * np.sin((5 + i) * x) for i, v in enumerate(u)]  # smooth, far from optimal
+    for pots in (u, perturbed, wavy):
         ref = ctransform_lower_bound(prob, pots, math.inf)
         exact, info = pruned_ctransform_lower_bound(prob, pots, slack=0.0, start_level=3)
         assert info["complete"]
