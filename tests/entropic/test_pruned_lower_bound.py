@@ -47,6 +47,7 @@ def test_pruned_bound_equals_bruteforce_ctransform_and_is_below_lp(l, cost, seed
         lb, _ = pruned_ctransform_lower_bound(prob, pots)  # default slack: a little lower, never above
         assert ref - 1e-8 * max(1.0, abs(ref)) <= lb <= ref + BOUND_TOL * max(1.0, abs(ref))
         assert lb <= lp + ORDER_TOL * max(1.0, abs(lp))
+    ref = ctransform_lower_bound(prob, u, math.inf)
     assert lp - ref <= 0.1 * lp  # the converged potentials give a useful bound (eps = 1% of the spread)
 
 
