@@ -134,3 +134,15 @@ def test_ordered_pricing_refuses_2d():
     prob = mm.MMOTProblem.symmetric(mm.uniform(mm.box([0, 0], [1, 1], [3, 3])), 3, "coulomb")
     with pytest.raises(mm.MMOTInputError, match="ordered"):
         solve(prob, method="colgen", pricing="ordered")
+
+
+def test_colgen_progress_line_goes_to_stderr_only(capfd):
+    """verbose=True: a live line with round, bounds, gap and pricing time on stderr, none of it on stdout
+    (the HiGHS banner on stdout is issue 12's part, so stdout is only checked for the progress line)."""
+    prob = mm.MMOTProblem.symmetric(mm.uniform(mm.line(0.0, 1.0, 30)), 4, "coulomb")
+    sol = solve(prob, method="colgen", pricing="ordered", verbose=True)
+    assert sol.status == mm.Status.OPTIMAL
+    out, err = capfd.readouterr()
+    assert "colgen" not in out and "gap=" not in out
+    for key in ("colgen", "upper=", "lower=", "gap=", "pricing="):
+        assert key in err
