@@ -140,8 +140,9 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
         N-ary costs, otherwise ``"ordered"`` for sites on a line and N >= 4 -- sorted-site branch and
         bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- else ``"bnb"``).
-        Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.  ``"heuristic"`` never certifies (upper bound only,
-        except for a final exact check when ``certify``).
+        Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.
+        ``"heuristic"`` never certifies (upper bound only, except for a final exact check when
+        ``certify``).
     exact_every : int, optional
         With the heuristic pricer active, run the exact pricer every this many rounds (default 1
         for N <= 6, else 10) and whenever the heuristic finds no new column.

@@ -87,11 +87,11 @@ def lower_hull_lines(dx: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass
 class _Chain:
-    alpha: np.ndarray  # (N, N) minorant intercepts (0 where not minorised)
-    beta: np.ndarray   # (N, N) slopes
-    E: list            # E[b] (l,) for b = 1..N-1 (E[0] unused)
-    A: np.ndarray      # (N,) constant A_k
-    P: np.ndarray      # (N, N) P[k, a]
+    alpha: np.ndarray  # (l, N, N) minorant intercepts per first site (0 where not minorised)
+    beta: np.ndarray   # (l, N, N) slopes
+    E: np.ndarray      # (l, N, l): E[s0, b] for b = 1..N-1 (b = 0 unused)
+    A: np.ndarray      # (l, N) constant A_k per first site
+    P: np.ndarray      # (l, N, N) P[s0, k, a]
 
 
 class OrderedPricer:

@@ -242,7 +242,8 @@ def pruned_ctransform_lower_bound(problem: MMOTProblem, u: Sequence[np.ndarray],
         if np.isfinite(floors[k]).any():
             m = np.minimum(m, np.repeat(floors[k], 2 ** (L - k))[:lz])
     m = m - slack
-    info = {"nodes": int(nodes), "levels": L, "nodes_per_level": per_level[k0:].tolist(), "open_nodes": int(open_nodes), "slack": slack,
+    info = {"nodes": int(nodes), "levels": L, "nodes_per_level": per_level[k0:].tolist(),
+            "open_nodes": int(open_nodes), "slack": slack,
             "seconds": time.perf_counter() - t0, "complete": open_nodes == 0}
     if not np.all(np.isfinite(m)):
         return -math.inf, info
