@@ -207,8 +207,8 @@ class OrderedPricer:
         rb = np.where(np.isnan(rb), -np.inf, rb)
         return ch, rb, path
 
-    def refined_chain(self, u_sorted: np.ndarray, dist: np.ndarray, thr: float, rounds: int = 8
-                      ) -> tuple[_Chain, np.ndarray]:
+    def refined_chain(self, u_sorted: np.ndarray, dist: np.ndarray, thr: float, rounds: int = 8,
+                      deadline: float = math.inf) -> tuple[_Chain, np.ndarray]:
         """Tables whose tangent distances are refined per first site (Lagrangian ascent on the root).
 
         The root bound of a first site is a concave function of the slopes; each round moves every
@@ -221,7 +221,7 @@ class OrderedPricer:
         x = self.x
         for it in range(rounds):
             live = np.nonzero(rb < thr)[0]
-            if live.size == 0:
+            if live.size == 0 or time.perf_counter() > deadline:
                 break
             xp = x[path[live]]
             dp = np.maximum(xp[:, None, :] - xp[:, :, None], 0.0)
@@ -260,7 +260,7 @@ class OrderedPricer:
         dist = self.typical_distances(support, weights)
         pool = _TopK(n_best, N)
         thr_cap = float(incumbent)
-        ch = self.refined_chain(us, dist, thr_cap, rounds=refine)[0] if N >= 2 else None
+        ch = self.refined_chain(us, dist, thr_cap, rounds=refine, deadline=deadline)[0] if N >= 2 else None
         off = 1 if self.distinct else 0
         sites = np.arange(l)
         if N == 1:
