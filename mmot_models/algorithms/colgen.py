@@ -22,8 +22,9 @@ is exactly feasible in any dimension and site order, so the master is feasible f
 
 Pricing (:mod:`mmot_models.algorithms.pricing`): a heuristic local search over multisets proposes
 negative columns cheaply; an exact pricer certifies -- chunked enumeration for small counts and
-N-ary costs, branch and bound for pair costs (with a node budget, returning a valid lower bound on
-``r*`` when the budget is exhausted).
+N-ary costs, for pair costs on a line the sorted-site branch and bound with chain-DP bounds
+(:mod:`mmot_models.algorithms.pricing_ordered`), otherwise the generic branch and bound (both with a
+node budget, returning a valid lower bound on ``r*`` when the budget is exhausted).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
+from .pricing_ordered import OrderedPricer
 from .symmetric import EXPAND_OPTION
 
 __all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
@@ -77,13 +79,14 @@ def _colgen_schema() -> OptionSchema:
         Option("max_rounds", "int", 1000, "round limit (status iteration_limit when hit)", low=1),
         Option("columns_per_round", "int", None, "most negative columns added per round (default max(2 l, 100))",
                low=1),
-        Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound, or 'heuristic' "
+        Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound ('bnb'; 'ordered': "
+               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), or 'heuristic' "
                "(local search; certifies only through a final exact check when certify)",
-               choices=("auto", "enumerate", "bnb", "heuristic")),
+               choices=("auto", "enumerate", "bnb", "ordered", "heuristic")),
         Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
                "rounds (default 1 for N <= 6, else 10)", low=1),
         Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
-               "pricing call (default 2e9 for N <= 8, else 2e7)", low=0, low_open=True),
+               "pricing call (default 2e9 for N <= 8, else 2e8 ordered / 2e7 bnb)", low=0, low_open=True),
         Option("certify", "bool", True, "with pricing='heuristic': one exact/bounded pricing when the "
                "heuristic stalls"),
         Option("seed", "int", 0, "seed of the heuristic's random restarts", low=0),
@@ -140,17 +143,21 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Round limit.
     columns_per_round : int, optional
         Most negative columns added per round (default ``max(2 l, 100)``).
-    pricing : {"auto", "enumerate", "bnb", "heuristic"}
+    pricing : {"auto", "enumerate", "bnb", "ordered", "heuristic"}
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
-        N-ary costs, branch and bound otherwise).  ``"heuristic"`` never certifies (upper bound only,
-        except for a final exact check when ``certify``).
+        N-ary costs, otherwise ``"ordered"`` for sites on a line and N >= 4 -- sorted-site branch and
+        bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- else ``"bnb"``).
+        Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.
+        ``"heuristic"`` never certifies (upper bound only, except for a final exact check when
+        ``certify``).
     exact_every : int, optional
         With the heuristic pricer active, run the exact pricer every this many rounds (default 1
         for N <= 6, else 10) and whenever the heuristic finds no new column.
     node_budget : float, optional
         Branch-and-bound budget (node x site evaluations) per exact pricing call (default 2e9 for
-        N <= 8, else 2e7); exhausted, the pricer returns a valid bound, the larger of the open
-        nodes' bound and the convex relaxation bound (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
+        N <= 8, else 2e8 for the ordered pricer and 2e7 for the generic one); exhausted, the pricer
+        returns a valid bound, the larger of the open nodes' bound and the convex relaxation bound
+        (:func:`~mmot_models.algorithms.pricing.price_qp_bound`).
     certify : bool
         With ``pricing="heuristic"``: run one exact/bounded pricing when the heuristic stalls.
     seed : int
@@ -162,13 +169,13 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     -------
     Solution
         ``info["history"]``: one dict per round (``upper``, ``lower`` (this round, or ``None``),
-        ``best_lower``, ``gap``, ``n_cols``, ``added``, ``pricer``, ``min_rc``, ``time_s``);
+        ``best_lower``, ``gap``, ``n_cols``, ``added``, ``pricer``, ``min_rc``, ``pricing_s``, ``time_s``);
         ``info["multisets"]``/``info["multiset_weights"]``: the final multiset plan.
     """
     if backend != "highs":
         raise MMOTInputError(f"column generation runs on the 'highs' backend (warm starts), not {backend!r}")
-    if pricing not in ("auto", "enumerate", "bnb", "heuristic"):
-        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb or heuristic")
+    if pricing not in ("auto", "enumerate", "bnb", "ordered", "heuristic"):
+        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered or heuristic")
     if not (tol > 0):
         raise MMOTInputError(f"tol must be positive, got {tol}")
     require_symmetric(problem)
@@ -183,18 +190,25 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
     M_total = multiset_count(l, N, distinct)
     _check_colgen_fits(l, N, memory_limit_bytes)
-    exact_kind = pricing if pricing in ("enumerate", "bnb") else (
-        "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else "bnb")
-    if exact_kind == "bnb" and C is None:
+    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered") else (
+        "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else
+        ("ordered" if problem.dim == 1 and N >= 4 else "bnb"))
+    if exact_kind in ("bnb", "ordered") and C is None:
         raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if exact_kind == "ordered" and problem.dim != 1:
+        raise MMOTInputError(f"pricing='ordered' needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    # issue 15: sorted-site branch and bound with chain-DP bounds (hulls built once, reused every round)
+    ordered = OrderedPricer(C, problem.marginals[0].points[:, 0], N, distinct) if exact_kind == "ordered" else None
     if C is None and M_total > NARY_ENUMERATE_MAX:
         raise ProblemTooLargeError(
             f"N-ary costs are priced by enumerating all {format_count(M_total)} multisets every round (limit "
             f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
-    use_heuristic = C is not None and (pricing == "heuristic" or (pricing == "auto" and exact_kind == "bnb"))
+    use_heuristic = C is not None and (pricing == "heuristic" or (
+        pricing == "auto" and exact_kind in ("bnb", "ordered")))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
-    budget = float(node_budget) if node_budget is not None else (2e9 if N <= 8 else 2e7)
+    budget = float(node_budget) if node_budget is not None else (
+        2e9 if N <= 8 else (2e8 if exact_kind == "ordered" else 2e7))
     certified_exact = True
     effort = 1
     rng = np.random.default_rng(seed)
@@ -248,6 +262,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             dual_val = N * exact_dot(u, mu)  # one rounding after the correctly rounded dot product
             # ---------------- pricing
             found = PricingResult(-math.inf, False, np.empty((0, N), dtype=np.int64), np.empty(0))
+            t_price = time.perf_counter()
             B = reduced_cost_matrix(C, u, N, distinct) if C is not None else None
             pricer = ""
             if use_heuristic:
@@ -262,15 +277,21 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 run_exact = (not use_heuristic) or found.rcs.size == 0 or rnd % every == 0
             lower_round = None
             if run_exact:
+                # columns above -slack are not needed: the bound min(r*, -slack) certifies within tol
+                slack = 0.25 * tol * max(1.0, abs(upper))
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C, deadline=deadline)
                 else:
-                    ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=0.0,
-                                   deadline=deadline)
+                    if ordered is not None:
+                        ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
+                                           support=ms[x > 1e-14], weights=x[x > 1e-14])
+                    else:
+                        ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
+                                       deadline=deadline)
                     if not ex.exact:  # budget exhausted: also try the convex relaxation bound
                         qp = price_qp_bound(C, u, N, distinct, deadline=deadline)
                         if qp.lower > ex.lower:
-                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, "bnb+qp")
+                            ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, ex.method + "+qp")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
                 lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
@@ -287,6 +308,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 ex = _fresh(ex, keys)
                 if ex.rcs.size:
                     found = _merge(found, ex, k_add)
+            t_price = time.perf_counter() - t_price
             # ---------------- new columns
             new_ms = found.multisets
             new_c = multiset_costs(problem, new_ms, C) if new_ms.size else np.empty(0)
@@ -298,10 +320,11 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                             "gap": gap, "relative_gap": rel, "n_cols": int(ms.shape[0]),
                             "added": int(new_ms.shape[0]), "pricer": pricer,
                             "min_rc": float(found.rcs[0]) if found.rcs.size else None,
-                            "time_s": time.perf_counter() - t0})
+                            "pricing_s": t_price, "time_s": time.perf_counter() - t0})
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(upper=f"{upper:.10g}", gap=f"{gap:.2e}", cols=ms.shape[0])
+                bar.set_postfix(upper=f"{upper:.10g}", lower=f"{best_lower:.10g}", gap=f"{rel:.2e}",
+                                pricing=f"{t_price:.2f}s", cols=ms.shape[0])
             if gap <= max(tol * abs(upper), _abs_floor(cost, C, N)):
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break

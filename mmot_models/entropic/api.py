@@ -18,8 +18,10 @@ What the :class:`Solution` carries
   a certified upper bound on the discrete optimum (``inf`` if unavailable: every rounding tried
   meets the Coulomb diagonal, or the result failed the plan check below).
 * ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
-  (:func:`.plan.ctransform_lower_bound`), certified; ``-inf`` when ``prod l_i`` exceeds
-  ``lower_bound_max_entries``.
+  (:func:`.plan.ctransform_lower_bound`), certified.  When ``prod l_i`` exceeds
+  ``lower_bound_max_entries`` it is computed by pruned search instead for three 1D marginals with a
+  Coulomb or soft Coulomb cost (:func:`.lower_bound.pruned_ctransform_lower_bound`, same value,
+  ``info["lower_bound_search"]``), else ``-inf``.
 * ``plan_indices``/``plan_weights`` -- the plan's largest entries, dropping at most
   ``plan_truncate_mass`` (default ``min(1e-9, tol/10)``) of mass, at most ``max_plan_entries``
   entries; ``marginal_error`` is the max-norm residual of this returned plan (per the Solution
@@ -88,8 +90,8 @@ ENTROPIC_OPTIONS = OptionSchema("entropic", common_options(
            low=0),
     Option("max_plan_entries", "int", 5_000_000, "most entries of the returned plan", low=1),
     Option("upper_bound", "bool", True, "compute the rounded-plan certified upper bound"),
-    Option("lower_bound_max_entries", "float", 2e8, "compute the c-transform lower bound when prod l_i is at "
-           "most this", low=0),
+    Option("lower_bound_max_entries", "float", 2e8, "compute the c-transform lower bound by enumeration when "
+           "prod l_i is at most this (above: pruned search for 1D N = 3 Coulomb-type costs, else none)", low=0),
     Option("max_tensor_entries", "float", 2e7, "size limit of the full-tensor fallback (N >= 4, N-ary costs)",
            low=0, low_open=True),
     Option("dense_limit_bytes", "float", None, "dense kernels above this go multiscale (default min(4 GiB, 30% "
@@ -176,6 +178,17 @@ def _comotion(P, x_rows: np.ndarray, x_cols: np.ndarray, levels: np.ndarray) -> 
     return out
 
 
+def _pruned_lower_bound(problem: MMOTProblem, u, info: dict, t0: float, time_limit: float | None) -> float:
+    """Issue 15: the same c-transform bound by pruned search when ``l^3`` is too large (1D, N = 3)."""
+    from .lower_bound import pruned_ctransform_lower_bound, supports_pruned_bound
+    if not supports_pruned_bound(problem):
+        return -math.inf
+    deadline = t0 + time_limit if time_limit is not None else math.inf
+    lb, linfo = pruned_ctransform_lower_bound(problem, u, deadline=deadline)
+    info["lower_bound_search"] = linfo
+    return lb
+
+
 @declares(ENTROPIC_OPTIONS)
 def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float | None = None, tol: float = 1e-6,
                    max_iter: int = 20000, time_limit: float | None = None, symmetric: bool | None = None,
@@ -225,7 +238,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     upper_bound : bool
         Compute the rounded-plan upper bound.
     lower_bound_max_entries : float
-        Compute the c-transform lower bound when ``prod l_i`` is at most this.
+        Compute the c-transform lower bound by enumeration when ``prod l_i`` is at most this; above,
+        by pruned search for three 1D marginals with a Coulomb or soft Coulomb cost.
     max_tensor_entries : float
         Size limit of the full-tensor fallback.
     verbose, progress :
@@ -352,6 +366,8 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor, deadline=deadline)
     if lb == -math.inf and problem.n_tuples() <= lower_bound_max_entries and time.perf_counter() > deadline:
         skipped.append("lower bound")
+    if lb == -math.inf and problem.n_tuples() > lower_bound_max_entries:
+        lb = _pruned_lower_bound(problem, rec.u, info, t0, time_limit)
     if math.isfinite(lb) and math.isfinite(ub) and lb > ub:  # numerical noise only; keep the bracket honest
         info["bound_crossing"] = lb - ub
 
