@@ -97,14 +97,14 @@ class _Chain:
 class OrderedPricer:
     """Exact pricer for a pair cost on 1D sites (sorted-order branch and bound).
 
+    The lower hulls of the pair-cost point clouds are computed once here and reused by every call.
+
     Parameters
     ----------
     C : (l, l) symmetric pair-cost matrix (``+inf`` diagonal allowed when ``distinct``).
     x : (l,) site coordinates.
     N : number of marginals (multiset size).
     distinct : sites of a multiset must be distinct (singular diagonal, e.g. Coulomb).
-
-    The lower hulls of the pair-cost point clouds are computed once here and reused by every call.
     """
 
     def __init__(self, C: np.ndarray, x: np.ndarray, N: int, distinct: bool) -> None:
