@@ -171,6 +171,17 @@ class Option:
     def applies_text(self) -> str:
         return "; ".join(f"{k}={'|'.join(str(v) for v in vals)}" for k, vals in self.only)
 
+    def notes(self, quote: str = "") -> list[str]:
+        """Aliases, conditions and "no effect" remarks (``quote`` wraps aliases, e.g. a backtick)."""
+        out = []
+        if self.aliases:
+            out.append("alias " + ", ".join(f"{quote}{a}{quote}" for a in self.aliases))
+        if self.only:
+            out.append(f"only with {self.applies_text()}")
+        if not self.used:
+            out.append("no effect for this method")
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: name, type, default, domain, doc (and aliases, conditions)."""
         out: dict[str, Any] = {"name": self.name, "type": self.type, "default": _json_value(self.default),
@@ -412,13 +423,7 @@ class OptionSchema:
                 default = ", ".join(f"{v}: {d!r}" for v, d in pairs) + f" (by {key})"
             head = f"{indent}{o.name} ({o.type}, default {default!r})" if o.default_by is None else \
                 f"{indent}{o.name} ({o.type}, default {default})"
-            extra = []
-            if o.aliases:
-                extra.append(f"alias {', '.join(o.aliases)}")
-            if o.only:
-                extra.append(f"only with {o.applies_text()}")
-            if not o.used:
-                extra.append("no effect for this method")
+            extra = o.notes()
             tail = f" [{'; '.join(extra)}]" if extra else ""
             lines.append(f"{head}: {o.domain}{tail}")
             if o.doc:
@@ -527,13 +532,7 @@ def _md_table(options: Iterable[Option]) -> list[str]:
             default = ", ".join(f"{v}: `{d!r}`" for v, d in pairs)
         else:
             default = f"`{o.default!r}`"
-        notes = []
-        if o.aliases:
-            notes.append(f"alias `{'`, `'.join(o.aliases)}`")
-        if o.only:
-            notes.append(f"only with {o.applies_text()}")
-        if not o.used:
-            notes.append("no effect for this method")
+        notes = o.notes(quote="`")
         doc = o.doc + (f" ({'; '.join(notes)})" if notes else "")
         lines.append(f"| `{o.name}` | {o.type} | {_md(default)} | {_md(o.domain)} | {_md(doc)} |")
     return lines

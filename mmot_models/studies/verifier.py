@@ -265,12 +265,7 @@ def _violation_tuples(problem: MMOTProblem, pots: list[np.ndarray], chunk: int) 
         lhs = np.zeros(flat.size)
         for k, p in enumerate(pots):
             lhs += p[idx[:, k]]
-        c = problem.tuple_costs(idx)
-        fin = np.isfinite(c)
-        if np.any(fin):
-            d = lhs[fin] - c[fin]
-            worst = max(worst, float(d.max()))
-            scale = max(scale, float(np.max(np.abs(lhs[fin]) + np.abs(c[fin]))))
+        worst, scale = _worst_violation(lhs, problem.tuple_costs(idx), worst, scale)
     return worst, scale
 
 
@@ -301,17 +296,22 @@ def _iter_all_multisets(l: int, N: int, distinct: bool, chunk: int):
     yield from iter_multisets(l, N, distinct=distinct, max_rows=chunk)
 
 
+def _worst_violation(lhs: np.ndarray, c: np.ndarray, worst: float, scale: float) -> tuple[float, float]:
+    """Update the largest ``lhs - c`` over finite-cost entries and the magnitude ``|lhs| + |c|`` it is
+    computed from (for the rounding allowance)."""
+    fin = np.isfinite(c)
+    if np.any(fin):
+        worst = max(worst, float(np.max(lhs[fin] - c[fin])))
+        scale = max(scale, float(np.max(np.abs(lhs[fin]) + np.abs(c[fin]))))
+    return worst, scale
+
+
 def _violation_multisets(problem: MMOTProblem, u: np.ndarray, distinct: bool, chunk: int) -> tuple[float, float]:
     l, N = problem.marginals[0].size, problem.n_marginals
     worst, scale = -math.inf, 0.0
     for ms in _iter_all_multisets(l, N, distinct, chunk):
         lhs = u[ms].sum(axis=1)
-        c = problem.tuple_costs(ms)
-        fin = np.isfinite(c)
-        if np.any(fin):
-            d = lhs[fin] - c[fin]
-            worst = max(worst, float(d.max()))
-            scale = max(scale, float(np.max(np.abs(lhs[fin]) + np.abs(c[fin]))))
+        worst, scale = _worst_violation(lhs, problem.tuple_costs(ms), worst, scale)
     return worst, scale
 
 
