@@ -22,7 +22,6 @@ import contextlib
 import importlib
 import io
 import json
-import math
 import os
 import signal
 import sys
@@ -38,8 +37,8 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CERTIFIED = 0, 2, 3
 #: Subcommands living in other modules (looked up lazily; absent modules are skipped).
 EXTENSIONS: dict[str, str] = {
     "compare": "mmot_models.report:register_cli",
-    "atom": "mmot_models.physics.atoms:register_cli",
-    "dissociate": "mmot_models.physics.dissociation:register_cli",
+    "atom": "mmot_models.commands.atom:register_cli",
+    "dissociate": "mmot_models.commands.dissociate:register_cli",
 }
 
 
@@ -302,13 +301,9 @@ def _support_text(sol, l: int) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from .physics.reference import comotion_functions_1d, cyclic_quantile_plan
     from .plotting import plot_comotion_1d
     from .solve import solve
-
-    from .errors import MMOTInputError
 
     check_outputs(("--output", args.output, True))
     problem = demo_problem()

@@ -25,7 +25,6 @@ Published SGS-ansatz values (Seidl, Gori-Giorgi, Savin 2007, from accurate densi
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import time
@@ -37,14 +36,14 @@ import numpy as np
 from ..errors import MMOTInputError, ProblemTooLargeError
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
-from .densities import RadialDensity, atomic_density, shipped_atoms
+from .densities import RadialDensity, atomic_density
 from .radial import GRID_BYTES_PER_POINT
 from .radial import (comotion_n2, effective_radial_cost, potential_from_comotion, radial_grid,
                      radial_pair_cost, sce_value_n2, sgs_comotion, sgs_value)
 
 __all__ = ["sce_energy", "PUBLISHED_SGS", "DEFAULT_POINTS", "comotion_functions", "kantorovich_potential",
            "variance_bound",
-           "support_pairs", "plot_atom", "register_cli", "LP_METHODS"]
+           "support_pairs", "plot_atom", "LP_METHODS"]
 
 #: Published SGS (Seidl, Gori-Giorgi, Savin) V_ee^SCE values in hartree (upper bounds for N > 2).
 PUBLISHED_SGS: dict[str, float] = {"He": 0.5517, "Be": 3.1517, "Ne": 46.06}
@@ -304,53 +303,3 @@ def plot_atom(density: RadialDensity, sol: Solution | None, path: str | Path, ti
         fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-# ----------------------------------------------------------------------------- CLI
-def _cmd_atom(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_NOT_CERTIFIED, EXIT_OK, check_outputs, emit_json
-
-    check_outputs(("--plot", args.plot, True))
-    name = args.name
-    known = [a.lower() for a in shipped_atoms()] + ["bohr"]
-    if name.strip().lower() not in known:
-        raise MMOTInputError(f"unknown atom {name!r}; choose one of {', '.join(shipped_atoms())}, bohr")
-    sol = sce_energy(name, n_electrons=args.electrons, points=args.points, method=args.method, grid=args.grid,
-                     time_limit=args.time_limit)
-    density = atomic_density(name, args.electrons)
-    if args.plot:
-        plot_atom(density, sol, args.plot, title=f"{name}: V_ee^SCE = {sol.value:.6f}")
-    summary = sol.summary()
-    summary["info"] = {k: v for k, v in summary.get("info", {}).items()
-                       if k in ("atom", "density", "n_electrons", "grid", "points", "published_sgs", "comotion_value",
-                                "comotion_kind", "discretisation_gap", "dual_violation", "grid_tail_mass",
-                                "quadrature_error", "cost_evaluations")}
-    if args.json:
-        if args.plot:
-            summary["plot"] = str(args.plot)
-        emit_json(summary)
-    else:
-        print(f"mmot atom {name}: N={density.n_electrons}, {density.name}")
-        for key in ("value", "lower_bound", "upper_bound", "gap", "status", "method"):
-            print(f"  {key:<12} {summary[key]}")
-        for key in ("points", "comotion_value", "discretisation_gap", "published_sgs"):
-            if key in summary["info"]:
-                print(f"  {key:<12} {summary['info'][key]}")
-        if sol.message:
-            print(f"  note         {sol.message}")
-    return EXIT_OK if sol.status.ok else EXIT_NOT_CERTIFIED
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``mmot atom NAME [--electrons N] [--points L] [--method M] [--grid G] [--json] [--plot PNG]``."""
-    p = subparsers.add_parser("atom", help="SCE energy of an atom from its radial density (He, Li, Be, Ne, bohr)")
-    p.add_argument("name", help="He, Li, Be, Ne (shipped Hartree-Fock densities) or bohr (Bohr atom)")
-    p.add_argument("--electrons", type=int, default=None, help="number of electrons (bohr only; default 2)")
-    p.add_argument("--points", type=int, default=None, help="radial grid points (default by N: 200, 40, 16)")
-    p.add_argument("--method", default="auto", help="auto, symmetric, primal, colgen or comotion")
-    p.add_argument("--grid", default=None, choices=["quantile", "uniform", "graded"],
-                   help="radial grid (default: graded for N=2, quantile = equal mass for N>2)")
-    p.add_argument("--time-limit", type=float, default=None, help="LP time limit (s)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", default=None, help="write a PNG (density, co-motion functions, potential)")
-    p.set_defaults(func=_cmd_atom)
