@@ -32,7 +32,7 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import command, machine, write_section  # noqa: E402
-from mmot_models.physics.radial import _energy_n3, radial_cost_general, radial_cost_n3  # noqa: E402
+from mmot_models.physics.radial_cost import _energy_n3, radial_cost_general, radial_cost_n3  # noqa: E402
 
 
 def scipy_n3(r: np.ndarray, n_grid: int = 12, n_starts: int = 4) -> np.ndarray:

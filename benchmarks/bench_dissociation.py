@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import machine, write_section  # noqa: E402
 from mmot_models.algorithms.partial import homogeneous_cost  # noqa: E402
-from mmot_models.physics.dissociation import line_model, minimise_energy  # noqa: E402
+from mmot_models.physics.dissociation import line_model  # noqa: E402
+from mmot_models.studies.dissociation import minimise_energy  # noqa: E402
 
 
 def run(cases: list[tuple[int, int]], repeats: int) -> list[dict]:

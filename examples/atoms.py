@@ -15,9 +15,11 @@ import argparse
 import time
 from pathlib import Path
 
-from mmot_models.physics.atoms import PUBLISHED_SGS, plot_atom, sce_energy
+from mmot_models.physics.atoms import PUBLISHED_SGS
 from mmot_models.physics.densities import load_atomic_density
 from mmot_models.physics.radial import sgs_grid_plan
+from mmot_models.plotting import plot_atom
+from mmot_models.studies.atoms import sce_energy
 
 
 def main(argv: list[str] | None = None) -> int:

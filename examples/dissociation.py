@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from mmot_models.physics.dissociation import limit_fractions, scan_distances
+from mmot_models.studies.dissociation import limit_fractions, scan_distances
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ import numpy as np
 
 import mmot_models as mm
 from mmot_models.bench import get_instance, load_certificate
-from mmot_models.studies import plot_sweep, report_table
+from mmot_models.plotting import plot_sweep
+from mmot_models.studies import report_table
 
 
 def main() -> None:

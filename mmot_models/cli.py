@@ -11,15 +11,14 @@ Pyomo solvers) write to the C-level stdout land on stderr.  Under ``--json`` a c
 one document to :func:`emit_json`, and :func:`main` prints it on the real stdout after the
 command has finished: stdout is then exactly one JSON document.
 
-Subcommands provided by optional modules register themselves through :data:`EXTENSIONS`
-(``"name": "module:register"``, where ``register(subparsers)`` adds a parser whose ``func``
-attribute runs it and returns an exit code).
+The other subcommands live in :mod:`mmot_models.commands`; :data:`mmot_models.commands.COMMANDS`
+holds their ``register_cli(subparsers)`` functions (each adds a parser whose ``func`` attribute runs
+the command and returns an exit code).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import io
 import json
 import os
@@ -28,19 +27,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "EXTENSIONS", "emit_json", "methods_document", "OPTIONS_HELP", "write_json_atomic",
+__all__ = ["main", "build_parser", "emit_json", "methods_document", "OPTIONS_HELP", "write_json_atomic",
            "check_outputs", "solution_exit_code", "EXIT_OK", "EXIT_BAD_INPUT", "EXIT_NOT_CERTIFIED",
            "EXIT_TERMINATED", "PLANLESS_METHODS", "TERM_GRACE_S"]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CERTIFIED = 0, 2, 3
-
-#: Subcommands living in other modules (looked up lazily; absent modules are skipped).
-EXTENSIONS: dict[str, str] = {
-    "compare": "mmot_models.report:register_cli",
-    "atom": "mmot_models.commands.atom:register_cli",
-    "dissociate": "mmot_models.commands.dissociate:register_cli",
-}
-
 
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     from .errors import MMOTInputError
@@ -446,16 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="print the options as Markdown tables (docs/options.md)")
     p.set_defaults(func=_cmd_methods)
 
-    for name, target in EXTENSIONS.items():
-        mod, fn = target.split(":")
-        try:
-            register = getattr(importlib.import_module(mod), fn)
-        except (ImportError, AttributeError):
-            continue
-        register(sub)
-    from .studies.cli import register as register_studies  # sweep, bench, verify
+    # imported here, not at the top: the command modules import this module's helpers (emit_json, ...)
+    from .commands import COMMANDS
 
-    register_studies(sub)
+    for register in COMMANDS:
+        register(sub)
     return parser
 
 

@@ -11,9 +11,11 @@ Unequal marginals replace ``points``/``weights``/``n_marginals`` by
 NPZ files hold the same fields as arrays: ``points``, ``weights``, ``n_marginals`` and
 ``cost`` (a JSON string), or ``marginal_K_points`` / ``marginal_K_weights`` for K = 0..N-1.
 Writing goes through :mod:`mmot_models.fileio` (path checked first, atomic, no partial file).
+:func:`problem_hash` names a problem's data (what saved results are checked against).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,7 +26,7 @@ import numpy as np
 from .errors import MMOTInputError
 from .problem import Marginal, MMOTProblem
 
-__all__ = ["load_problem", "save_problem", "problem_from_dict"]
+__all__ = ["load_problem", "save_problem", "problem_from_dict", "canonical_json", "problem_hash"]
 
 
 def problem_from_dict(data: dict[str, Any], *, source: str = "problem") -> MMOTProblem:
@@ -168,3 +170,29 @@ def save_problem(problem: MMOTProblem, path: str | os.PathLike) -> Path:
                       n_marginals=problem.n_marginals)
     atomic_write(p, lambda fh: np.savez(fh, **arrays), what="save_problem:")
     return p
+
+
+# ----------------------------------------------------------------------------- hashing
+def canonical_json(data: Any) -> str:
+    """Compact JSON with sorted keys (numpy scalars converted): the form that is hashed."""
+    def conv(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        raise TypeError(f"cannot serialise {type(o).__name__}")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=conv, allow_nan=False)
+
+
+def problem_hash(problem: MMOTProblem) -> str:
+    """SHA-256 (hex) of a problem's data: cost description, N, and every marginal's points and weights
+    as little-endian float64 bytes.  Equal problems (same arrays, same cost) have equal hashes."""
+    h = hashlib.sha256()
+    cost = problem.cost.to_dict() if hasattr(problem.cost, "to_dict") else {"kind": getattr(problem.cost, "kind", "?")}
+    h.update(canonical_json({"cost": cost, "n_marginals": problem.n_marginals}).encode())
+    for m in problem.marginals:
+        h.update(np.ascontiguousarray(m.points, dtype="<f8").tobytes())
+        h.update(b"|")
+        h.update(np.ascontiguousarray(m.weights, dtype="<f8").tobytes())
+        h.update(b"#")
+    return h.hexdigest()

@@ -504,12 +504,12 @@ def schema_of(fn: Callable[..., Any]) -> OptionSchema | None:
 
 
 def _options_elsewhere(method: str) -> dict[str, list[str]]:
-    """Option name -> the other methods declaring it (imports every method; error path only)."""
-    try:
-        from .solve import all_schemas
-        schemas = all_schemas()
-    except Exception:  # pragma: no cover - a broken optional method must not hide the real message
-        schemas = dict(_REGISTRY)
+    """Option name -> the other methods declaring it (error path only).
+
+    Every method declares its schema when its module is imported, and importing the package imports
+    them all (:data:`mmot_models.solve.METHODS` holds the functions themselves), so the registry is
+    complete here without this module reaching up to :mod:`mmot_models.solve`."""
+    schemas = dict(_REGISTRY)
     out: dict[str, list[str]] = {}
     for name, schema in schemas.items():
         if schema.method == method or name != schema.method:

@@ -7,25 +7,22 @@ upper bound and (Coulomb) the variance lower bound.  Each row says what the valu
 exact / lower / upper / estimate) and how far it is from the reference: the certified exact value
 when one method delivered it, otherwise the closest certified bound on the other side.
 
-``mmot compare FILE [--json] [--plot out.png] [--k-max K]`` prints the table (or a JSON list) and
-draws the bracket closing as k grows.
+``mmot compare FILE [--json] [--plot out.png] [--k-max K]`` (:mod:`mmot_models.commands.compare`) prints
+the table (or a JSON list) and draws the bracket closing as k grows
+(:func:`mmot_models.plotting.plot_bracket`).
 """
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Sequence
-
-import numpy as np
 
 from .errors import MethodNotAvailableError, MMOTInputError, ProblemTooLargeError
 from .problem import MMOTProblem
 from .solution import Bound, Solution
 
-__all__ = ["CompareRow", "compare", "format_table", "plot_bracket", "register_cli", "DEFAULT_METHODS", "OPTIONAL_METHODS"]
+__all__ = ["CompareRow", "compare", "format_table", "DEFAULT_METHODS", "OPTIONAL_METHODS"]
 
 #: Method groups run by :func:`compare` (in this order).
 DEFAULT_METHODS = ("exact", "krep", "sdp", "mcot", "entropic", "meanfield", "variance")
@@ -181,80 +178,3 @@ def format_table(rows: Sequence[CompareRow]) -> str:
                      f"{f(r.time_s, '.3f'):>9}  {r.status}" + (f"  ({r.note})" if r.note and r.status != "optimal"
                                                                 else ""))
     return "\n".join(lines)
-
-
-def plot_bracket(rows: Sequence[CompareRow], path: str | Path, title: str = "") -> Path:
-    """V_k against k (lower for k < N, exact at N, upper above) with the other bounds as lines."""
-    import matplotlib.pyplot as plt
-
-    from .plotting import save_figure
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    kr = [r for r in rows if r.k is not None and math.isfinite(r.value) and r.status == "optimal"]
-    if kr:
-        ks = np.array([r.k for r in kr])
-        vs = np.array([r.value for r in kr])
-        colors = ["tab:blue" if r.bound == "lower" else ("tab:green" if r.bound == "exact" else "tab:red")
-                  for r in kr]
-        ax.plot(ks, vs, "-", color="0.6", zorder=1)
-        ax.scatter(ks, vs, c=colors, zorder=2, label="$V_k$ (blue lower, green exact, red upper)")
-    styles = {"lower": "--", "upper": "-.", "exact": "-", "estimate": ":"}
-    palette = iter(["tab:orange", "tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink", "0.4"])
-    for r in rows:
-        if r.k is None and math.isfinite(r.value) and r.status in ("optimal", "converged"):
-            c = "k" if r.bound == "exact" else next(palette, "0.5")
-            ax.axhline(r.value, color=c, ls=styles.get(r.bound, ":"), lw=1.2,
-                       label=f"{r.method} ({r.bound}) {r.value:.6g}")
-    from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("k (bodies of the representing plan)")
-    ax.set_ylabel("value (N-marginal scale)")
-    ax.set_title(title or "bracket of the exact value")
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
-    out = Path(path)
-    save_figure(fig, out)
-    plt.close(fig)
-    return out
-
-
-# ------------------------------------------------------------------ CLI
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from .cli import EXIT_NOT_CERTIFIED, EXIT_OK, check_outputs, emit_json
-    from .io import load_problem
-
-    check_outputs(("--plot", args.plot, True))
-    problem = load_problem(args.file)
-    methods = None
-    if args.methods:
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    rows = compare(problem, k_max=args.k_max, methods=methods, time_limit=args.time_limit)
-    if args.plot:
-        plot_bracket(rows, args.plot, title=f"{problem.name}: N={problem.n_marginals}, l={problem.sizes[0]}")
-    if args.json:
-        emit_json([r.to_json() for r in rows])
-    else:
-        print(f"{problem!r}")
-        print(format_table(rows))
-        if args.plot:
-            print(f"plot: {args.plot}")
-    # an infeasible upper-bound relaxation (V_k = +inf for k > N) is a valid, final answer, and so
-    # is a bound that does not exist on this problem (mean field on a Coulomb grid: no_bound)
-    failed = [r for r in rows if r.status not in ("optimal", "converged", "skipped", "no_bound")
-              and not (r.status == "infeasible" and r.bound == Bound.UPPER.value)]
-    return EXIT_NOT_CERTIFIED if failed else EXIT_OK
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``mmot compare FILE [--json] [--plot PNG] [--k-max K] [--methods a,b] [--time-limit S]``."""
-    p = subparsers.add_parser("compare", help="run every applicable method/relaxation and tabulate the bounds")
-    p.add_argument("file", help="problem file (.json or .npz)")
-    p.add_argument("--k-max", type=int, default=None, help="largest k of the k-representability hierarchy "
-                   "(default N+1)")
-    p.add_argument("--methods", default=None,
-                   help=f"comma-separated subset of {','.join(DEFAULT_METHODS + OPTIONAL_METHODS)} "
-                   "(default: all but cuts)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per LP method")
-    p.add_argument("--json", action="store_true", help="print a JSON list of rows")
-    p.add_argument("--plot", default=None, help="write a PNG of the bracket closing")
-    p.set_defaults(func=_cmd_compare)

@@ -102,7 +102,7 @@ def certify_plan(status: Status, plan_l1_error: float, tol: float, dropped_mass:
 
 def _problem_hash(problem: "MMOTProblem") -> str | None:
     try:
-        from .studies.problems import problem_hash
+        from .io import problem_hash
         return problem_hash(problem)
     except (TypeError, ValueError, AttributeError):  # a problem type without hashable data
         return None

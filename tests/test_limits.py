@@ -95,7 +95,7 @@ def test_sdp_on_600_points_refused_with_size_and_alternatives():
 
 
 def test_atom_with_huge_grid_refused_before_the_grid():
-    from mmot_models.physics.atoms import sce_energy
+    from mmot_models.studies.atoms import sce_energy
     from mmot_models.physics.densities import atomic_density
     from mmot_models.physics.radial import radial_grid
 

@@ -343,7 +343,7 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     """
     from ..backends.highs import HighsSession
     from ..backends.highs import solve_lp as highs_solve_lp
-    from .moments import CERT_REL_TOL, _lp_solution, candidate_count
+    from .mcot_lp import CERT_REL_TOL, _lp_solution, candidate_count
     from .refine import needs_refinement, refine
 
     if backend != "highs":
@@ -556,6 +556,6 @@ def _dual_rhs(form: MomentLP, y: np.ndarray) -> np.ndarray:
 
 
 def _bounds_ot(P: MCOTProblem, sites: list[np.ndarray], delta: float | None) -> bool:
-    from .moments import _covers_supports
+    from .mcot_lp import _covers_supports
 
     return _covers_supports(P, sites) or delta is not None

@@ -1,5 +1,5 @@
 """``mmot atom``: SCE energy of an atom from its radial density (application layer over
-:mod:`mmot_models.physics.atoms`)."""
+:mod:`mmot_models.studies.atoms`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,9 @@ from typing import Any
 
 from ..cli import EXIT_NOT_CERTIFIED, EXIT_OK, check_outputs, emit_json
 from ..errors import MMOTInputError
-from ..physics.atoms import plot_atom, sce_energy
 from ..physics.densities import atomic_density, shipped_atoms
+from ..plotting import plot_atom
+from ..studies.atoms import sce_energy
 
 __all__ = ["register_cli"]
 

@@ -1,5 +1,5 @@
 """``mmot dissociate``: the dissociation scan of a 1D molecule (application layer over
-:mod:`mmot_models.physics.dissociation`)."""
+:mod:`mmot_models.studies.dissociation`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,8 @@ from typing import Any
 
 from ..cli import EXIT_NOT_CERTIFIED, EXIT_OK, emit_json
 from ..errors import MMOTInputError
-from ..physics.dissociation import (DEFAULT_MARGIN, DEFAULT_POINTS, DEFAULT_SOFTENING, limit_fractions,
-                                    scan_distances)
+from ..physics.dissociation import DEFAULT_MARGIN, DEFAULT_POINTS, DEFAULT_SOFTENING
+from ..studies.dissociation import limit_fractions, scan_distances
 
 __all__ = ["register_cli"]
 

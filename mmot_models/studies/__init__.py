@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .problems import build_problem, problem_hash
 from .store import read_rows
-from .sweeps import SweepResult, parse_spec, plot_sweep, report_table, sweep
+from .sweeps import SweepResult, parse_spec, report_table, sweep
 
-__all__ = ["sweep", "parse_spec", "SweepResult", "report_table", "plot_sweep", "read_rows", "build_problem",
+__all__ = ["sweep", "parse_spec", "SweepResult", "report_table", "read_rows", "build_problem",
            "problem_hash"]

@@ -27,13 +27,13 @@ problem hashes are computed from, so the same specification always names the sam
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import MMOTInputError
+from ..io import canonical_json, problem_hash
 from ..problem import Marginal, MMOTProblem, box, gaussian
 
 __all__ = ["PROBLEM_KEYS", "DENSITIES", "normalize_spec", "build_problem", "canonical_json", "problem_hash",
@@ -48,34 +48,9 @@ PROBLEM_KEYS: dict[str, Any] = {
 DENSITIES = ("uniform", "gaussian", "random", "atomic")
 
 
-def canonical_json(data: Any) -> str:
-    """Compact JSON with sorted keys (numpy scalars converted): the form that is hashed."""
-    def conv(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        raise TypeError(f"cannot serialise {type(o).__name__}")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=conv, allow_nan=False)
-
-
 def spec_hash(data: Any, n: int = 16) -> str:
     """First ``n`` hex digits of the SHA-256 of :func:`canonical_json` of ``data``."""
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:n]
-
-
-def problem_hash(problem: MMOTProblem) -> str:
-    """SHA-256 (hex) of a problem's data: cost description, N, and every marginal's points and weights
-    as little-endian float64 bytes.  Equal problems (same arrays, same cost) have equal hashes."""
-    h = hashlib.sha256()
-    cost = problem.cost.to_dict() if hasattr(problem.cost, "to_dict") else {"kind": getattr(problem.cost, "kind", "?")}
-    h.update(canonical_json({"cost": cost, "n_marginals": problem.n_marginals}).encode())
-    for m in problem.marginals:
-        h.update(np.ascontiguousarray(m.points, dtype="<f8").tobytes())
-        h.update(b"|")
-        h.update(np.ascontiguousarray(m.weights, dtype="<f8").tobytes())
-        h.update(b"#")
-    return h.hexdigest()
 
 
 def _is_scalar(v: Any) -> bool:

@@ -61,7 +61,7 @@ from .problems import normalize_spec, spec_hash
 from .store import ResultStore, read_rows
 
 __all__ = ["SweepSpec", "SweepResult", "Task", "load_spec", "parse_spec", "sweep", "run_task", "report_table",
-           "plot_sweep", "THREAD_ENV"]
+           "THREAD_ENV"]
 
 #: Environment of every worker: one BLAS/OpenMP thread per task.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -517,53 +517,3 @@ def report_table(rows: Sequence[Mapping[str, Any]] | str | os.PathLike) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
     return "\n".join(lines)
-
-
-def plot_sweep(rows: Sequence[Mapping[str, Any]] | str | os.PathLike, path: str | os.PathLike,
-               x: str | None = None) -> Path:
-    """Summary plot: value with its certified bracket against the swept parameter ``x``, one line
-    per method label (other varying parameters split the lines too).  Returns the written path."""
-    from matplotlib.figure import Figure
-
-    if isinstance(rows, (str, os.PathLike)):
-        rows = read_rows(rows)
-    rows = [r for r in rows if r.get("value") is not None]
-    if not rows:
-        raise MMOTInputError("nothing to plot: no row has a value")
-    vary = _varying(rows)
-    numeric = [k for k in vary if all(isinstance(json.loads(r["params"]).get(k), (int, float)) for r in rows)]
-    if x is None:
-        if not numeric:
-            raise MMOTInputError("no numeric parameter varies in these rows; pass x=PARAMETER")
-        x = max(numeric, key=lambda k: len({json.loads(r["params"]).get(k) for r in rows}))
-    elif x not in {k for r in rows for k in json.loads(r["params"])}:
-        raise MMOTInputError(f"x={x!r} is not a parameter of these rows; varying parameters: {', '.join(vary)}")
-    others = [k for k in vary if k != x]
-    groups: dict[str, list[tuple[float, float, float, float]]] = {}
-    for r in rows:
-        p = json.loads(r["params"])
-        name = r["label"] + "".join(f", {k}={p.get(k)}" for k in others)
-        # a side that is not certified is left open (no band there), never replaced by the value
-        lo = r.get("lower_bound") if r.get("lower_bound") is not None else math.nan
-        hi = r.get("upper_bound") if r.get("upper_bound") is not None else math.nan
-        groups.setdefault(name, []).append((float(p[x]), float(r["value"]), float(lo), float(hi)))
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
-    for name, pts in sorted(groups.items()):
-        pts.sort()
-        xs, v, lo, hi = (list(c) for c in zip(*pts))
-        line, = ax.plot(xs, v, marker="o", ms=3, label=name)
-        both = [math.isfinite(a) and math.isfinite(b) for a, b in zip(lo, hi)]
-        ax.fill_between(xs, lo, hi, where=both, color=line.get_color(), alpha=0.2, linewidth=0)
-        for side in (lo, hi):  # a one-sided bound alone is drawn as a dotted line
-            one = [v if math.isfinite(v) and not b else math.nan for v, b in zip(side, both)]
-            if any(math.isfinite(v) for v in one):
-                ax.plot(xs, one, ls=":", color=line.get_color(), marker="_")
-    ax.set_xlabel(x)
-    ax.set_ylabel("value (band: certified bracket; dotted: one-sided bound)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    return out

@@ -16,7 +16,7 @@ import pytest
 import mmot_models as mm
 from mmot_models.algorithms import refine as refine_module
 from mmot_models.algorithms.mcot_sites import _Pricer
-from mmot_models.algorithms.moments import CERT_REL_TOL, _candidate_list
+from mmot_models.algorithms.mcot_lp import CERT_REL_TOL, _candidate_list
 from mmot_models.costs import Power
 from mmot_models.formulations.moments import MomentLP
 from mmot_models.moment_functions import MCOTProblem

@@ -12,7 +12,8 @@ from scipy.integrate import quad
 
 from mmot_models import cli
 from mmot_models.physics import densities as dens
-from mmot_models.physics.atoms import PUBLISHED_SGS, kantorovich_potential, sce_energy
+from mmot_models.physics.atoms import PUBLISHED_SGS, kantorovich_potential
+from mmot_models.studies.atoms import sce_energy
 from mmot_models.physics.densities import (bohr_atom, clementi_raimondi, hydrogen_like, load_atomic_density,
                                            shipped_atoms, slater_density)
 from mmot_models.physics.radial import sgs_grid_plan, sgs_value

@@ -1,4 +1,4 @@
-"""SCE-DFT energy minimisation over densities (formulations.energy) and dissociation (physics.dissociation).
+"""SCE-DFT energy minimisation over densities (formulations.energy) and dissociation (physics.dissociation models, studies.dissociation drivers).
 
 Independent references: finite-difference ground-state eigenvalues (scipy ``eigh_tridiagonal``)
 for the non-interacting model; the hydrogen energy ``-Z^2/4`` (paper's units) in the radial model;
@@ -17,8 +17,8 @@ from mmot_models.algorithms.partial import homogeneous_cost
 from mmot_models.backends.cvxpy import solve_problem
 from mmot_models.cli import main
 from mmot_models.formulations.energy import kinetic_value, transport_problem
-from mmot_models.physics.dissociation import (electron_fractions, g_b, limit_fractions, line_model,
-                                              minimise_energy, radial_model, scan_distances, scan_eps)
+from mmot_models.physics.dissociation import electron_fractions, line_model, radial_model
+from mmot_models.studies.dissociation import g_b, limit_fractions, minimise_energy, scan_distances, scan_eps
 from mmot_models.solution import Status
 
 #: Mass and positivity of the minimising density (interior-point accuracy).

@@ -83,7 +83,9 @@ def test_parquet_rows_and_report(tmp_path):
     table = report_table(rows)
     assert "n_points" in table and table.count("optimal") == 2
     png = tmp_path / "s.png"
-    mm.studies.plot_sweep(rows, png)
+    from mmot_models.plotting import plot_sweep
+
+    plot_sweep(rows, png)
     assert png.stat().st_size > 1000
 
 

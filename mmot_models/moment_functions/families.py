@@ -1,42 +1,27 @@
-"""Test-function families and the moment-constrained OT problem (MCOT): data only, nothing solved.
+"""Test-function families of moment-constrained OT: objects that evaluate all their functions on an
+``(m, d)`` array of points at once (``evaluate -> (m, n)``, ``evaluate_sparse -> csr``).
 
-MCOT (Alfonsi, Coyaud, Ehrlacher, Lombardi) replaces the marginal constraints of optimal transport
-by finitely many moments: a plan ``gamma`` must satisfy
-``int phi_m(x_i) dgamma = int phi_m dmu_i`` for the test functions ``phi_m`` of marginal ``i``.
-This module holds
-
-* test-function *families*: objects that evaluate all their functions on an ``(m, d)`` array of
-  points at once (``evaluate -> (m, n)``, ``evaluate_sparse -> csr``) -- piecewise constant on cells
-  (:class:`Cells`), continuous piecewise affine hats on a 1D mesh (:class:`Hats1D`) or on a
-  triangulated mesh in any dimension (:class:`HatsMesh`, via :class:`scipy.spatial.Delaunay`),
-  the discontinuous piecewise affine pairs of the paper's section 5.2
-  (:class:`DiscontinuousAffine1D`), the paper's regularised positive parts (6.2.2)-(6.2.3)
-  (:class:`RegularisedRelu1D`), monomials (:class:`Monomials`) and user callables
-  (:class:`CallableFamily`); :func:`family_from_spec` reads ``"hats:20"`` etc.;
-* :class:`Density`: a marginal given by a density on a box (its moments are integrated by
-  composite Gauss-Legendre quadrature aligned with the family's breakpoints, or by a collapsed
-  Gauss rule on each simplex of a triangulated mesh);
-* :class:`MCOTProblem`: marginals (densities, samples or :class:`~mmot_models.Marginal`), a cost,
-  one family per marginal, and the options of the paper (symmetric averaged constraint, martingale
-  test functions ``chi_l``, moment bound ``int sum_i theta(|x_i|) dgamma <= A``).
+Piecewise constant on cells (:class:`Cells`), continuous piecewise affine hats on a 1D mesh
+(:class:`Hats1D`) or on a triangulated mesh in any dimension (:class:`HatsMesh`, via
+:class:`scipy.spatial.Delaunay`), the discontinuous piecewise affine pairs of the paper's section 5.2
+(:class:`DiscontinuousAffine1D`), the paper's regularised positive parts (6.2.2)-(6.2.3)
+(:class:`RegularisedRelu1D`), monomials (:class:`Monomials`), indicators (:class:`Indicators`) and
+user callables (:class:`CallableFamily`); :func:`family_from_spec` reads ``"hats:20"`` etc.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from .costs import NaryCost, PairCost, cost_from_spec
-from .errors import MMOTInputError
-from .problem import Marginal, MMOTProblem, as_points
+from ..errors import MMOTInputError
+from ..problem import as_points
 
-__all__ = [
-    "TestFamily", "Cells", "Hats1D", "HatsMesh", "DiscontinuousAffine1D", "RegularisedRelu1D", "Monomials",
-    "CallableFamily", "Indicators", "family_from_spec", "FAMILY_NAMES", "Density", "MCOTProblem",
-    "integrate", "moments_of", "config_cost", "gauss_legendre_box",
-]
+__all__ = ["TestFamily", "Cells", "Hats1D", "HatsMesh", "DiscontinuousAffine1D", "RegularisedRelu1D", "Monomials",
+           "CallableFamily", "Indicators", "family_from_spec", "FAMILY_NAMES", "QUAD_ORDER", "FD_STEP",
+           "gauss_legendre_box"]
+
 
 #: Default Gauss-Legendre nodes per sub-interval (per axis) when integrating densities.
 QUAD_ORDER = 8
@@ -616,6 +601,7 @@ def family_from_spec(spec: str | TestFamily, lows: Any, highs: Any, *, sites: np
     return RegularisedRelu1D(lo[0], hi[0], n)
 
 
+
 # --------------------------------------------------------------------------- densities & quadrature
 def gauss_legendre_box(lows: Any, highs: Any, order: int = QUAD_ORDER,
                        breakpoints: list[np.ndarray] | None = None, min_cells: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -640,292 +626,3 @@ def gauss_legendre_box(lows: Any, highs: Any, order: int = QUAD_ORDER,
     X = np.meshgrid(*axes_x, indexing="ij")
     W = np.meshgrid(*axes_w, indexing="ij")
     return np.stack([x.reshape(-1) for x in X], axis=1), np.prod(np.stack([x.reshape(-1) for x in W]), axis=0)
-
-
-@dataclass(frozen=True, eq=False)
-class Density:
-    """A marginal given by a (not necessarily normalised) density on a box ``[lows, highs]``.
-
-    ``fn`` is vectorised: it receives an ``(m,)`` array in 1D (as :func:`~mmot_models.from_density`)
-    and an ``(m, d)`` array otherwise.  Mass outside the box is ignored: the density is normalised
-    on the box (state the truncation in your results, e.g. Gaussians on ``[-4, 4]^2``).
-    """
-
-    fn: Callable[[np.ndarray], np.ndarray]
-    lows: Any
-    highs: Any
-    name: str = "density"
-
-    def __post_init__(self) -> None:
-        if not callable(self.fn):
-            raise MMOTInputError("Density needs fn: a vectorised callable density(x)")
-        lo, hi = _bounds(self.lows, self.highs)
-        object.__setattr__(self, "lows", lo)
-        object.__setattr__(self, "highs", hi)
-
-    @property
-    def dim(self) -> int:
-        return int(self.lows.size)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = _pts(x, self.dim)
-        out = np.asarray(self.fn(x[:, 0] if self.dim == 1 else x), dtype=float).reshape(-1)
-        if out.shape[0] != x.shape[0] or not np.all(np.isfinite(out)) or np.any(out < 0):
-            raise MMOTInputError(f"density {self.name!r} must return finite non-negative values, one per point")
-        return out
-
-    def quadrature(self, family: TestFamily | None = None, order: int = QUAD_ORDER) -> tuple[np.ndarray, np.ndarray]:
-        """Nodes and probability weights (density times quadrature weight, normalised to 1)."""
-        if isinstance(family, HatsMesh) and family.dim == 2 and np.allclose(family.lows, self.lows) \
-                and np.allclose(family.highs, self.highs):
-            x, w = family.quadrature(order)
-        else:
-            bp = family.breakpoints() if family is not None else None
-            x, w = gauss_legendre_box(self.lows, self.highs, order, bp)
-        p = w * self(x)
-        total = p.sum()
-        if not total > 0:
-            raise MMOTInputError(f"density {self.name!r} has zero mass on its box {self.lows}..{self.highs}")
-        return x, p / total
-
-
-def integrate(source: "Marginal | Density", fn: Callable[[np.ndarray], np.ndarray],
-              family: TestFamily | None = None, order: int = QUAD_ORDER) -> np.ndarray:
-    """``int fn dmu`` for a vectorised ``fn(X (m, d)) -> (m, k)`` (exact sums for a discrete marginal)."""
-    if isinstance(source, Marginal):
-        x, p = source.points, source.weights
-    else:
-        x, p = source.quadrature(family, order)
-    return p @ np.asarray(fn(x), dtype=float).reshape(x.shape[0], -1)
-
-
-def moments_of(family: TestFamily, source: "Marginal | Density", order: int = QUAD_ORDER) -> np.ndarray:
-    """The moments ``int phi_m dmu`` of a family (quadrature aligned with the family's breakpoints)."""
-    if isinstance(source, Marginal):
-        return np.asarray(family.evaluate_sparse(source.points).T @ source.weights).reshape(-1)
-    x, p = source.quadrature(family, order)
-    return np.asarray(family.evaluate_sparse(x).T @ p).reshape(-1)
-
-
-# --------------------------------------------------------------------------- costs on configurations
-def config_cost(cost: PairCost | NaryCost | Callable, configs: np.ndarray) -> np.ndarray:
-    """Cost of configurations ``(m, N, d)`` -> ``(m,)``: a pair cost is summed over pairs ``i < j``."""
-    configs = np.asarray(configs, dtype=float)
-    m, N, _ = configs.shape
-    if isinstance(cost, NaryCost):
-        return cost.evaluate(configs)
-    if isinstance(cost, PairCost):
-        out = np.zeros(m)
-        for i in range(N):
-            for j in range(i + 1, N):
-                out += _pair_values(cost, configs[:, i], configs[:, j])
-        return out
-    if callable(cost):
-        if N == 2:
-            out = np.asarray(cost(configs[:, 0], configs[:, 1]), dtype=float).reshape(-1)
-        else:
-            out = np.asarray(cost(configs), dtype=float).reshape(-1)
-        if out.shape[0] != m:
-            raise MMOTInputError(f"the cost returned {out.shape[0]} values for {m} configurations; "
-                                 "a callable cost must be vectorised: c(X, Y) -> (m,) for N = 2, c(C (m, N, d)) else")
-        return out
-    raise MMOTInputError(f"unsupported cost {cost!r}")
-
-
-def _pair_values(cost: PairCost, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    from .costs import CallablePairCost
-
-    if not isinstance(cost, CallablePairCost):
-        r = np.sqrt(np.einsum("ij,ij->i", x - y, x - y))
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return np.asarray(cost.of_distance(r), dtype=float)
-    out = np.empty(x.shape[0])
-    step = 512
-    for s in range(0, x.shape[0], step):  # the user's fn gives matrices: take diagonals in blocks
-        out[s:s + step] = np.diagonal(cost.matrix(x[s:s + step], y[s:s + step]))
-    return out
-
-
-# --------------------------------------------------------------------------- the problem
-def _theta_default(r: np.ndarray) -> np.ndarray:
-    return r * r
-
-
-@dataclass(frozen=True, eq=False)
-class MCOTProblem:
-    r"""Moment-constrained optimal transport problem (paper, (2.1.3), (3.3.3), (3.3.6), (3.3.13)).
-
-    .. math::
-        I = \min_{\gamma \in \mathcal P(X_1 \times \dots \times X_N)} \int c\, d\gamma
-        \quad\text{s.t.}\quad \int \phi^i_m(x_i)\, d\gamma = \int \phi^i_m\, d\mu_i\ \ \forall i, m,
-        \qquad [\ \int \textstyle\sum_i \theta(|x_i|)\, d\gamma \le A\ ]
-
-    ``symmetric=True`` (equal marginals and one family, symmetric cost) imposes only the averaged
-    constraint :math:`\int \frac1N \sum_i \phi_m(x_i)\, d\gamma = \int \phi_m d\mu` (Prop. 3.5:
-    same value, a minimiser with at most ``n + 2`` atoms whatever ``N``).  ``martingale`` (``N = 2``)
-    adds :math:`\int y\, \chi_l(x)\, d\gamma = \int x\, \chi_l(x)\, d\mu` for the family ``chi``
-    (Prop. 3.6; ``d`` rows per ``chi_l``).
-
-    Parameters
-    ----------
-    marginals : sequence of Marginal, Density or sample arrays ``(m,)``/``(m, d)``
-        Samples become an empirical :class:`~mmot_models.Marginal` (uniform weights).
-    cost : PairCost, NaryCost, cost spec or callable
-        A pair cost is summed over pairs; a callable is ``c(X, Y) -> (m,)`` for two marginals
-        and ``c(C) -> (m,)`` on configurations ``(m, N, d)`` otherwise.
-    families : TestFamily, spec string, or one per marginal
-    """
-
-    marginals: tuple
-    cost: Any
-    families: Any = "hats:10"
-    symmetric: bool = False
-    martingale: Any = None
-    moment_bound: float | None = None
-    theta: Callable[[np.ndarray], np.ndarray] | None = None
-    name: str = "mcot"
-    quadrature_order: int = QUAD_ORDER
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.marginals, (tuple, list)):
-            raise MMOTInputError("MCOT marginals must be a tuple or list of Marginal, Density or point arrays, "
-                                 f"got {type(self.marginals).__name__}")
-        margs = []
-        for m in self.marginals:
-            if isinstance(m, (Marginal, Density)):
-                margs.append(m)
-            else:
-                pts = as_points(m)
-                margs.append(Marginal(pts, np.full(pts.shape[0], 1.0 / pts.shape[0])))
-        if len(margs) < 2:
-            raise MMOTInputError(f"MCOT needs at least 2 marginals, got {len(margs)}")
-        dims = {m.dim for m in margs}
-        if len(dims) != 1:
-            raise MMOTInputError(f"marginals live in different dimensions {sorted(dims)}; use one dimension d")
-        cost = self.cost
-        if isinstance(cost, (str, dict)):
-            cost = cost_from_spec(cost)
-        elif not (isinstance(cost, (PairCost, NaryCost)) or callable(cost)):
-            raise MMOTInputError("cost must be a PairCost, an NaryCost, a cost spec or a vectorised callable")
-        if isinstance(cost, NaryCost) and cost.n_body != len(margs):
-            raise MMOTInputError(f"N-ary cost is for {cost.n_body} bodies but there are {len(margs)} marginals")
-        fams = self.families
-        if isinstance(fams, (str, TestFamily)):
-            fams = [fams] * len(margs)
-        fams = list(fams)
-        if len(fams) != len(margs):
-            raise MMOTInputError(f"give one test-function family per marginal ({len(margs)}), got {len(fams)}")
-        built = []
-        for i, (f, m) in enumerate(zip(fams, margs)):
-            lo, hi = self._box(m)
-            built.append(family_from_spec(f, lo, hi, sites=m.points if isinstance(m, Marginal) else None))
-            if built[-1].dim != m.dim:
-                raise MMOTInputError(f"family {i} is {built[-1].dim}-dimensional but marginal {i} is {m.dim}-dimensional")
-        if self.symmetric:
-            m0 = margs[0]
-            same = all(m is m0 or (isinstance(m, Marginal) and isinstance(m0, Marginal) and m0.same_as(m))
-                       for m in margs[1:])
-            if not same or any(f is not built[0] and type(f) is not type(built[0]) for f in built[1:]):
-                raise MMOTInputError("symmetric MCOT needs identical marginals and one family; pass the same "
-                                     "object N times or set symmetric=False")
-            built = [built[0]] * len(margs)
-            if isinstance(cost, NaryCost) and not cost.symmetric:
-                raise MMOTInputError("symmetric MCOT needs a symmetric cost")
-        chi = self.martingale
-        if chi is not None:
-            if len(margs) != 2:
-                raise MMOTInputError("the martingale constraint needs exactly two marginals (x, y)")
-            lo, hi = self._box(margs[0])
-            chi = family_from_spec(chi, lo, hi)
-        if self.moment_bound is not None and not (np.isfinite(self.moment_bound) and self.moment_bound > 0):
-            raise MMOTInputError(f"moment_bound A must be a positive number, got {self.moment_bound}")
-        object.__setattr__(self, "marginals", tuple(margs))
-        object.__setattr__(self, "cost", cost)
-        object.__setattr__(self, "families", tuple(built))
-        object.__setattr__(self, "martingale", chi)
-
-    @staticmethod
-    def _box(m: "Marginal | Density") -> tuple[np.ndarray, np.ndarray]:
-        if isinstance(m, Density):
-            return m.lows, m.highs
-        return m.points.min(axis=0), m.points.max(axis=0)
-
-    # ------------------------------------------------------------------ structure
-    @property
-    def n_marginals(self) -> int:
-        return len(self.marginals)
-
-    @property
-    def dim(self) -> int:
-        return self.marginals[0].dim
-
-    def domain(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Box where candidate positions of marginal ``i`` are searched (union of marginal and family boxes)."""
-        lo, hi = self._box(self.marginals[i])
-        f = self.families[i]
-        if f.lows is not None:
-            lo, hi = np.minimum(lo, f.lows), np.maximum(hi, f.highs)
-        return lo.astype(float), hi.astype(float)
-
-    @property
-    def singular_diagonal(self) -> bool:
-        return bool(getattr(self.cost, "singular_diagonal", False))
-
-    def n_moment_rows(self) -> int:
-        """Number of moment equality rows (without the mass row)."""
-        n = self.families[0].n_functions if self.symmetric else sum(f.n_functions for f in self.families)
-        if self.martingale is not None:
-            n += self.martingale.n_functions * self.dim
-        return n
-
-    def tchakaloff_bound(self) -> int:
-        """Paper's bound on the atoms of a minimiser: moment rows + 2 (the +2: mass and the A row)."""
-        return self.n_moment_rows() + 2
-
-    # ------------------------------------------------------------------ moments
-    def targets(self) -> list[np.ndarray]:
-        """Right-hand sides ``int phi^i_m dmu_i`` (one array per marginal; one only when symmetric)."""
-        if "targets" not in self._cache:
-            idx = [0] if self.symmetric else range(self.n_marginals)
-            self._cache["targets"] = [moments_of(self.families[i], self.marginals[i], self.quadrature_order)
-                                      for i in idx]
-        return self._cache["targets"]
-
-    def martingale_target(self) -> np.ndarray | None:
-        """``int x chi_l(x) dmu`` flattened as ``(l, coordinate)``; ``None`` without martingale."""
-        if self.martingale is None:
-            return None
-        if "mart" not in self._cache:
-            chi = self.martingale
-
-            def f(x: np.ndarray) -> np.ndarray:
-                return (chi.evaluate(x)[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)
-            self._cache["mart"] = integrate(self.marginals[0], f, chi, self.quadrature_order)
-        return self._cache["mart"]
-
-    def theta_values(self, x: np.ndarray) -> np.ndarray:
-        th = self.theta or _theta_default
-        return np.asarray(th(np.sqrt(np.einsum("ij,ij->i", x, x))), dtype=float)
-
-    def config_cost(self, configs: np.ndarray) -> np.ndarray:
-        return config_cost(self.cost, configs)
-
-    # ------------------------------------------------------------------ from a discrete problem
-    @classmethod
-    def from_mmot(cls, problem: MMOTProblem, families: Any = None, n_functions: int = 10,
-                  symmetric: bool | None = None) -> "MCOTProblem":
-        """MCOT relaxation of a discrete :class:`~mmot_models.MMOTProblem` (default: ``hats:n_functions``)."""
-        fam = families if families is not None else f"hats:{int(n_functions)}"
-        sym = problem.is_symmetric if symmetric is None else bool(symmetric)
-        if sym:
-            m0 = problem.marginals[0]
-            lo, hi = cls._box(m0)
-            f0 = family_from_spec(fam if isinstance(fam, (str, TestFamily)) else fam[0], lo, hi, sites=m0.points)
-            return cls(tuple([m0] * problem.n_marginals), problem.cost, f0, symmetric=True, name=problem.name)
-        return cls(problem.marginals, problem.cost, fam, symmetric=False, name=problem.name)
-
-    def __repr__(self) -> str:
-        fams = ", ".join(f"{f.name}[{f.n_functions}]" for f in (self.families[:1] if self.symmetric else self.families))
-        return (f"MCOTProblem(name={self.name!r}, N={self.n_marginals}, d={self.dim}, families=({fams}), "
-                f"symmetric={self.symmetric}, martingale={self.martingale is not None})")

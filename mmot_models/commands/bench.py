@@ -1,9 +1,8 @@
-"""``mmot bench list|run|verify``."""
+"""``mmot bench list|run|verify``: the certified instance library from the command line (application
+layer over :mod:`mmot_models.bench`)."""
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 import time
 from typing import Any
 
@@ -11,7 +10,7 @@ __all__ = ["register_cli"]
 
 
 def _select(args: argparse.Namespace, generated: bool) -> list[str]:
-    from .library import get_instance, instance_names
+    from ..bench.library import get_instance, instance_names
 
     if args.instances:
         for n in args.instances:
@@ -21,7 +20,7 @@ def _select(args: argparse.Namespace, generated: bool) -> list[str]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .library import INSTANCES, DATA_DIR, load_certificate
+    from ..bench.library import INSTANCES, DATA_DIR, load_certificate
 
     rows = []
     for inst in INSTANCES:
@@ -45,7 +44,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .check import verify_instance
+    from ..bench.check import verify_instance
 
     names = _select(args, args.generated)
     out, bad = [], 0
@@ -75,7 +74,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..cli import _parse_options
     from ..errors import MMOTInputError
-    from .library import get_instance, load_certificate
+    from ..bench.library import get_instance, load_certificate
 
     names = _select(args, False)
     names = [n for n in names if get_instance(n).shipped]

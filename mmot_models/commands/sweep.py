@@ -1,12 +1,12 @@
-"""The ``mmot sweep``, ``mmot bench`` and ``mmot verify`` subcommands (registered by
-:func:`register`; nothing heavy is imported until a command runs)."""
+"""``mmot sweep``: run or report a parameter sweep (application layer over
+:mod:`mmot_models.studies.sweeps`; nothing heavy is imported until the command runs)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import Any
 
-__all__ = ["register"]
+__all__ = ["register_cli"]
 
 
 def _emit_json(data: Any) -> None:
@@ -17,8 +17,9 @@ def _emit_json(data: Any) -> None:
 # ---------------------------------------------------------------------------- sweep
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from ..errors import MMOTInputError
-    from .sweeps import load_spec, parse_spec, plot_sweep, report_table, sweep
-    from .store import read_rows
+    from ..plotting import plot_sweep
+    from ..studies.store import read_rows
+    from ..studies.sweeps import load_spec, parse_spec, report_table, sweep
 
     spec = parse_spec(load_spec(args.spec), args.output)
     if args.report:
@@ -34,7 +35,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             res = sweep(spec, scheduler=args.scheduler, n_workers=args.workers, serial=args.serial,
                         progress=not args.no_progress)
         except KeyboardInterrupt:
-            from .store import ResultStore
+            from ..studies.store import ResultStore
             n = len(ResultStore(spec.output, spec.fmt).done_keys() & {t.key for t in spec.tasks})
             print(f"interrupted: {n} of {len(spec.tasks)} tasks are saved in {spec.output}; run the same command "
                   "again to finish the others", file=sys.stderr)
@@ -55,7 +56,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 3 if (failed or missing) else 0
 
 
-def register_sweep(sub: Any) -> None:
+def register_cli(sub: Any) -> None:
+    """Add ``mmot sweep``."""
     p = sub.add_parser("sweep", help="run a parameter sweep (problems x methods x options) on Dask",
                        description="Run the tasks of a sweep spec (TOML, YAML or JSON) on a local Dask cluster "
                                    "or an existing one; rows stream to a result directory, and a rerun skips "
@@ -72,12 +74,3 @@ def register_sweep(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=_cmd_sweep)
 
-
-def register(sub: Any) -> None:
-    """Add ``sweep``, ``bench`` and ``verify`` to the ``mmot`` subparsers."""
-    from ..bench.cli import register_cli as register_bench
-    from .verifier import register_cli as register_verify
-
-    register_sweep(sub)
-    register_bench(sub)
-    register_verify(sub)
