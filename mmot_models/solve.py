@@ -1,77 +1,97 @@
 """One dispatch: problem + method -> formulation -> backend -> :class:`~mmot_models.Solution`.
 
-Methods are looked up in :data:`METHODS` (name -> ``"module:function"``); each entry is a
-function ``fn(problem, **options) -> Solution`` that declares its options
-(:func:`mmot_models.options.declares`); :func:`solve` validates the options against the chosen
-method's :class:`~mmot_models.options.OptionSchema` before dispatch.  Methods whose module is not
-installed in this version are listed but raise :class:`~mmot_models.errors.MethodNotAvailableError`.
+Methods are looked up in :data:`METHODS` (name -> :class:`Method`, which holds the method's function
+itself, imported here: a broken method module fails at import, it is never skipped); each function
+``fn(problem, **options) -> Solution`` declares its options (:func:`mmot_models.options.declares`);
+:func:`solve` validates the options against the chosen method's
+:class:`~mmot_models.options.OptionSchema` before dispatch.  The method modules import numpy and
+scipy only; Pyomo and cvxpy are imported inside them when a run asks for that backend.
+
+To add a method: write ``fn(problem, backend="highs", **options)`` in :mod:`mmot_models.algorithms`
+(or its own package below this module), decorate it with :func:`~mmot_models.options.declares`, and
+add ``Method("name", fn)`` to :data:`METHODS`.
 """
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from .algorithms.colgen import solve_colgen
+from .algorithms.exact import solve_dual, solve_primal
+from .algorithms.moments import solve_mcot
+from .algorithms.relaxations import solve_krep, solve_meanfield, solve_sdp, solve_variance_bound
+from .algorithms.symmetric import solve_symmetric, solve_symmetric_dual
+from .entropic.api import solve_entropic
 from .errors import MethodNotAvailableError, MMOTInputError
 from .options import COMMON, OptionSchema, schema_of
 from .problem import MMOTProblem
 from .solution import Solution
 
-__all__ = ["solve", "METHODS", "available_methods", "choose_method", "method_schema", "all_schemas"]
+__all__ = ["solve", "Method", "METHODS", "available_methods", "choose_method", "method_schema", "all_schemas"]
 
-#: Registry of methods.  Each value is ``"module:function"`` relative to the package.
-METHODS: dict[str, str] = {
-    "primal": "algorithms.exact:solve_primal",
-    "dual": "algorithms.exact:solve_dual",
-    "symmetric": "algorithms.symmetric:solve_symmetric",
-    "symmetric_dual": "algorithms.symmetric:solve_symmetric_dual",
-    "colgen": "algorithms.colgen:solve_colgen",
-    "entropic": "entropic.api:solve_entropic",
-    "krep": "algorithms.relaxations:solve_krep",
-    "sdp": "algorithms.relaxations:solve_sdp",
-    "meanfield": "algorithms.relaxations:solve_meanfield",
-    "variance": "algorithms.relaxations:solve_variance_bound",
-    "mcot": "algorithms.moments:solve_mcot",
-    "moments": "algorithms.moments:solve_mcot",   # alias: moment-constrained OT
-}
+
+@dataclass(frozen=True)
+class Method:
+    """A registered method: its name in :func:`solve`, the function that runs it, and (for an alias
+    such as ``"moments"``) the name of the method it stands for."""
+
+    name: str
+    function: Callable[..., Solution]
+    alias_of: str | None = None
+
+    @property
+    def schema(self) -> OptionSchema:
+        """The options the function declares (:func:`~mmot_models.options.declares`)."""
+        schema = schema_of(self.function)
+        if schema is None:  # pragma: no cover - every registered method declares its options
+            raise MethodNotAvailableError(f"method {self.name!r} declares no options schema")
+        return schema
+
+    @property
+    def summary(self) -> str:
+        """One line on what the method computes (the schema's ``doc``)."""
+        return self.schema.doc
+
+
+def _registry(*methods: Method) -> dict[str, Method]:
+    return {m.name: m for m in methods}
+
+
+#: Registry of methods: name -> :class:`Method` (the function object, not a string to import).
+METHODS: dict[str, Method] = _registry(
+    Method("primal", solve_primal),
+    Method("dual", solve_dual),
+    Method("symmetric", solve_symmetric),
+    Method("symmetric_dual", solve_symmetric_dual),
+    Method("colgen", solve_colgen),
+    Method("entropic", solve_entropic),
+    Method("krep", solve_krep),
+    Method("sdp", solve_sdp),
+    Method("meanfield", solve_meanfield),
+    Method("variance", solve_variance_bound),
+    Method("mcot", solve_mcot),
+    Method("moments", solve_mcot, alias_of="mcot"),   # alias: moment-constrained OT
+)
 
 
 def _load(name: str) -> Callable[..., Solution]:
+    """The function of method ``name`` (:class:`MethodNotAvailableError` naming the choices if unknown)."""
     try:
-        target = METHODS[name]
+        return METHODS[name].function
     except KeyError:
         raise MethodNotAvailableError(
             f"unknown method {name!r}; choose one of auto, {', '.join(METHODS)}") from None
-    mod, fn = target.split(":")
-    try:
-        module = importlib.import_module(f"{__package__}.{mod}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(__package__ or "mmot_models"):
-            raise MethodNotAvailableError(f"method {name!r} is not available in this version") from None
-        raise
-    try:
-        return getattr(module, fn)
-    except AttributeError:
-        raise MethodNotAvailableError(f"method {name!r} is not available in this version") from None
 
 
 def available_methods() -> list[str]:
-    """Methods whose implementation is importable."""
-    out = []
-    for name in METHODS:
-        try:
-            _load(name)
-            out.append(name)
-        except MethodNotAvailableError:
-            pass
-    return out
+    """Names of the registered methods (aliases included); every one is importable."""
+    return list(METHODS)
 
 
 def method_schema(name: str) -> OptionSchema:
-    """The :class:`~mmot_models.options.OptionSchema` of method ``name`` (imports its module)."""
-    schema = schema_of(_load(name))
-    if schema is None:  # pragma: no cover - every registered method declares its options
-        raise MethodNotAvailableError(f"method {name!r} declares no options schema")
-    return schema
+    """The :class:`~mmot_models.options.OptionSchema` of method ``name``."""
+    _load(name)  # unknown name -> MethodNotAvailableError
+    return METHODS[name].schema
 
 
 def all_schemas() -> dict[str, OptionSchema]:
