@@ -126,7 +126,7 @@ def test_example_k_hierarchy_runs(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     out = tmp_path / "kh.png"
     r = subprocess.run([sys.executable, str(root / "examples" / "k_hierarchy.py"), "--out", str(out), "--k-max", "4"],
                        cwd=root, capture_output=True, text=True, timeout=120,
