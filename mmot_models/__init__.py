@@ -1,10 +1,14 @@
 """mmot_models: multi-marginal optimal transport (strictly correlated electrons) as certified
 LPs, convex programs and entropic models.
 
-Layers (imports point down this list):
-problem data (:mod:`~mmot_models.problem`, :mod:`~mmot_models.costs`, :mod:`~mmot_models.io`)
--> formulations (:mod:`mmot_models.formulations`) -> backends (:mod:`mmot_models.backends`,
-:mod:`mmot_models.entropic`) -> :class:`Solution`; :func:`solve` dispatches.
+Layers (imports point down this list; declared and checked in ``mmot_models/_layers.py``):
+core data (:mod:`~mmot_models.problem`, :mod:`~mmot_models.costs`, :mod:`~mmot_models.io`,
+:mod:`~mmot_models.solution`, ...) -> formulations (:mod:`mmot_models.formulations`) -> physics
+(:mod:`mmot_models.physics`) -> backends (:mod:`mmot_models.backends`) -> methods
+(:mod:`mmot_models.algorithms`, :mod:`mmot_models.entropic`) -> :func:`solve` and
+:mod:`mmot_models.modeling` -> drivers (:mod:`mmot_models.studies`, :mod:`mmot_models.bench`,
+:mod:`mmot_models.report`) -> application (:mod:`mmot_models.cli`, :mod:`mmot_models.commands`,
+:mod:`mmot_models.plotting`).
 """
 from __future__ import annotations
 
