@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 from dataclasses import dataclass, field
 from dataclasses import fields as _dc_fields
 from typing import TYPE_CHECKING, Any, Mapping
@@ -607,8 +608,7 @@ def assemble_solution(*, problem: "MMOTProblem | None", method: str, backend: st
             v = getattr(diagnostics, f.name)
             if v is not None:
                 info.setdefault(f.name, v)
-    import time as _time
-    wall = _time.perf_counter() - t0 if t0 is not None else wall_time_s
+    wall = time.perf_counter() - t0 if t0 is not None else wall_time_s
     msg = "; ".join(m for m in [*notes, message] if m)
     return Solution(value=value, status=status, method=method, backend=backend, lower_bound=lower,
                     upper_bound=upper, bound=bound, plan_indices=plan_indices, plan_weights=plan_weights,

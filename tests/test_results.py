@@ -258,3 +258,19 @@ def test_two_formulations_agree(small):
     a = run_lp(small, KantorovichPrimal())
     b = run_lp(small, SymmetricPrimal())
     assert abs(a.value - b.value) <= VALUE_TOL * abs(a.value)
+
+
+# ------------------------------------------------------------------ one place assembles a Solution
+#: Modules allowed to call ``Solution(...)`` directly (to be converted; load_solution restores a file).
+ASSEMBLY_EXCEPTIONS = {"solution.py", "studies/results.py", "physics/atoms.py", "algorithms/moments.py"}
+
+
+def test_every_solution_is_assembled_in_one_place():
+    import pathlib
+    import re
+
+    root = pathlib.Path(mm.__file__).parent
+    direct = re.compile(r"(?<![\w.])Solution\(")
+    found = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if direct.search(p.read_text(encoding="utf-8")))
+    assert set(found) <= ASSEMBLY_EXCEPTIONS, f"build Solutions with assemble_solution: {set(found) - ASSEMBLY_EXCEPTIONS}"
