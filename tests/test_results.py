@@ -274,3 +274,15 @@ def test_every_solution_is_assembled_in_one_place():
     found = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
                    if direct.search(p.read_text(encoding="utf-8")))
     assert set(found) <= ASSEMBLY_EXCEPTIONS, f"build Solutions with assemble_solution: {set(found) - ASSEMBLY_EXCEPTIONS}"
+
+
+def test_krep_contract_gives_the_vk_bracket(small):
+    from mmot_models.formulations.krep import KRepresentability
+
+    form = KRepresentability(3)                      # k = N: V_k is the symmetric optimum
+    lp, data = form.apply(small)
+    inv = form.invert(solve_standard_lp(lp), data)
+    ref = run_lp(small, SymmetricPrimal())
+    assert inv.lower_bound <= ref.upper_bound + VALUE_TOL and ref.lower_bound <= inv.upper_bound + VALUE_TOL
+    assert abs(inv.value - ref.value) <= VALUE_TOL * abs(ref.value)
+    assert "multisets" in inv.info and inv.potentials is not None
