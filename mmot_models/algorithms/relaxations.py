@@ -365,17 +365,16 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     value = r.value
     termination = Termination.from_status(status)
     if status == Status.NUMERICAL_ERROR and math.isfinite(lower) and _sdp_primal_ok(info):
-        # cvxpy's "optimal_inaccurate": accept when our own certificate closes (checked by assemble_solution)
+        # cvxpy's "optimal_inaccurate" is an optimality claim at reduced accuracy: termination optimal,
+        # accepted only if our own certificate closes (checked by assemble_solution)
         status, termination = Status.OPTIMAL, Termination.OPTIMAL
         info["solver_reported"] = "optimal_inaccurate"
         message = "solver reported optimal_inaccurate; accepted because the certified dual bound and the primal " \
                   "residuals close"
-    if status == Status.OPTIMAL:
-        pass
-    elif status == Status.INFEASIBLE:
+    if status == Status.INFEASIBLE:
         value = math.inf
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
-    else:
+    elif status != Status.OPTIMAL:   # OPTIMAL: the bracket (lower, value) is checked by assemble_solution
         message = f"solver stopped: {r.message}"
         if status == Status.TIME_LIMIT:
             message = f"time limit {time_limit:g} s reached in the SDP solver ({r.message})"
@@ -383,12 +382,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         value = lower if math.isfinite(lower) else math.nan
         message += "; value = certified lower bound from the duals" if math.isfinite(lower) else "; no bound"
     name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
-    sol = assemble_solution(
+    return assemble_solution(
         problem=problem, method=name, backend=f"cvxpy-{r.solver.lower()}", termination=termination, value=value,
         lower_bound=lower, bound=Bound.LOWER, certify_bracket=(lower, value), rel_tol=SDP_CERT_REL_TOL,
         what="the SDP value over its certified dual bound", dual_value=lower, primal_value=r.value, t0=t0,
         solver_time_s=r.solver_time_s, iterations=r.iterations, message=message, info=info)
-    return sol
 
 
 @declares(MEANFIELD_OPTIONS)
