@@ -298,6 +298,14 @@ def dual_lower_bound(c: np.ndarray, A: sp.spmatrix, y: np.ndarray, row_lower: np
     with np.errstate(over="ignore"):
         d_lo = np.nextafter(red - err, -np.inf)
         d_hi = np.nextafter(red + err, np.inf)
+    # a column with an infinite bound on the side the enclosure allows: recompute its reduced cost
+    # exactly (an exactly zero reduced cost then certifies, a negative one on x_u = inf does not)
+    cand = np.flatnonzero(((d_lo < 0) & np.isposinf(xu)) | ((d_hi > 0) & np.isneginf(xl)))
+    if 0 < cand.size <= EXACT_REDUCED_COST_MAX:
+        ex = _exact_reduced_costs(c, A, y, cand)
+        w = EPS * np.abs(ex) + np.broadcast_to(np.asarray(cost_error, dtype=float), c.shape)[cand]
+        d_lo[cand] = np.where(w > 0, np.nextafter(ex - w, -np.inf), ex)
+        d_hi[cand] = np.where(w > 0, np.nextafter(ex + w, np.inf), ex)
     terms = _box_products(d_lo, d_hi, xl, xu)
     if not (np.isneginf(terms).any() or np.isnan(terms).any()):
         nz = terms[terms != 0.0]

@@ -233,6 +233,12 @@ def test_weak_duality_unbounded_column_with_negative_reduced_cost_certifies_noth
     assert dual_lower_bound(c, A, y, b, b).bound == -math.inf
     assert dual_lower_bound(c, A, y, b, b, mass=1.0).bound <= 1.0          # 1.5 - 0.5
     assert dual_lower_bound(c, A, y, b, b, col_upper=np.array([1.0, 1.0])).bound <= 1.0
+    # reduced costs exactly zero on unbounded columns certify (recomputed exactly, no rounding slack)
+    A3 = sp.csc_matrix(np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 2.0]]))
+    y3 = np.array([0.25, 0.5])
+    c3 = A3.T @ y3 + np.array([0.0, 0.5, 0.0])
+    b3 = np.array([1.0, 1.0])
+    assert 0.75 - 1e-15 <= dual_lower_bound(c3, A3, y3, b3, b3).bound <= 0.75
     # a multiplier of a sign the row cannot use is set to 0 (row 1 is <= 5 only)
     A2 = sp.csc_matrix(np.array([[1.0, 1.0], [1.0, 0.0]]))
     db = dual_lower_bound(c, A2, np.array([1.0, 7.0]), np.array([1.0, -np.inf]), np.array([1.0, 5.0]), mass=1.0)
