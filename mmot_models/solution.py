@@ -324,6 +324,9 @@ class Solution:
         ``gap_abs_floor`` (the closing rule of :func:`certify_status`, as the method applied it).
     diagnostics : Diagnostics
         Typed common diagnostics (read from ``info`` when not given).
+    gap_rel_tol, gap_abs_floor : float
+        The closing rule the method applied to its bracket (``upper - lower <=
+        max(gap_rel_tol |value|, gap_abs_floor)``), used for ``verdict``.
     info : dict
         Method-specific extras (it also repeats the :class:`Diagnostics` keys, for compatibility).
     """
