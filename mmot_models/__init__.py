@@ -19,7 +19,7 @@ from .io import load_problem, problem_from_dict, save_problem
 from .problem import (MASS_TOL, Marginal, MMOTProblem, as_points, box, from_density, from_samples, gaussian,
                       line, uniform)
 from .moment_functions import Density, MCOTProblem, family_from_spec
-from .solution import Bound, Solution, Status
+from .solution import Bound, Diagnostics, Solution, Status, Termination, Verdict
 from .solve import METHODS, available_methods, choose_method, solve
 from .modeling import (Model, MomentRows, OccupationBounds, TabulatedCost, UserRows, from_cost_tensor, from_pot,
                        hats, to_dense_plan)
@@ -34,7 +34,7 @@ __all__ = [
     "Marginal", "MMOTProblem", "line", "box", "as_points", "uniform", "gaussian", "from_density", "from_samples",
     "MASS_TOL", "PairCost", "Coulomb", "SoftCoulomb", "Power", "RepulsiveHarmonic", "Yukawa", "GaussianCost",
     "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "load_problem", "save_problem",
-    "problem_from_dict", "Solution", "Status", "Bound", "solve", "METHODS", "available_methods", "choose_method",
+    "problem_from_dict", "Solution", "Status", "Bound", "Termination", "Verdict", "Diagnostics", "solve", "METHODS", "available_methods", "choose_method",
     "MCOTProblem", "Density", "family_from_spec",
     "Model", "MomentRows", "OccupationBounds", "UserRows", "TabulatedCost", "from_pot", "from_cost_tensor",
     "to_dense_plan", "hats", "sweep", "verify", "Verification", "load_solution",

@@ -31,6 +31,11 @@ its coefficients by rounded arithmetic, e.g. a tuple cost as a float sum of pair
     an assumption, made harmless by :func:`~mmot_models.algorithms.refine.refine` which drives the
     residual to the rounding level first (``docs/formulations.md``, "Certificates").
 
+:func:`dual_lower_bound` is the one weak-duality function of the package (the model certificate
+:func:`mmot_models.modeling.certify.safe_lower_bound` calls it with the column bounds, every LP
+formulation with ``mass``); :func:`shifted_lower_bound` is its last step, also used directly by
+pricers that know the minimal reduced cost over columns they never build.
+
 Both return small dataclasses with the pieces (value, violation, rounding charge) for ``info``.
 """
 from __future__ import annotations
@@ -193,46 +198,87 @@ def _col_max_nnz(A: sp.spmatrix) -> int:
     return int(np.diff(A.indptr).max(initial=0))
 
 
+def _box_products(lo: np.ndarray, hi: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> np.ndarray:
+    """``min {d x : d in [lo, hi], x in [xl, xu]}`` per column with ``0 * inf = 0`` (``-inf`` if unbounded)."""
+    out = np.full(lo.shape, math.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for d in (lo, hi):
+            for x in (xl, xu):
+                p = d * x
+                p = np.where((d == 0) | (x == 0), 0.0, p)
+                out = np.minimum(out, p)
+    return out
+
+
 def dual_lower_bound(c: np.ndarray, A: sp.spmatrix, y: np.ndarray, row_lower: np.ndarray,
-                     row_upper: np.ndarray, *, mass: float, cost_error: np.ndarray | float = 0.0,
+                     row_upper: np.ndarray, *, mass: float | None = None, col_lower: np.ndarray | None = None,
+                     col_upper: np.ndarray | None = None, cost_error: np.ndarray | float = 0.0,
                      rhs_error: np.ndarray | float = 0.0, offset: float = 0.0) -> DualBound:
-    """Rounding-safe lower bound on ``min {c^T x + offset : r_l <= A x <= r_u, x >= 0, sum x <= mass}``.
+    """The one rounding-safe weak-duality bound of the package, for any row multipliers ``y``.
+
+    A lower bound on ``min {c^T x + offset : r_l <= A x <= r_u, x_l <= x <= x_u}`` (default
+    ``x_l = 0``, ``x_u = inf``), and, with ``mass``, on the same LP with ``x >= 0`` and
+    ``sum_j x_j <= mass`` added.  With the reduced costs ``d = c - A^T y`` (each enclosed in
+    ``[fl(d_j) - e_j, fl(d_j) + e_j]`` by an a-priori rounding bound, recomputed exactly where it
+    matters):
+
+    - box: ``y^T r + sum_j min(d_j x_l,j, d_j x_u,j)`` (Neumaier and Shcherbina 2004; ``-inf``
+      when a column with an infinite bound has ``d_j < 0`` on that side);
+    - mass shift (only with ``mass`` and ``x_l >= 0``): ``y^T r + mass * min(0, min_j d_j)``;
+
+    and the larger of the two is returned.  ``y^T r`` uses, per row, the bound the sign of ``y_i``
+    selects (a multiplier whose sign the row bounds do not allow is set to 0 first) and an exact dot
+    product; the final step is :func:`shifted_lower_bound`.
 
     Parameters
     ----------
     c, A, row_lower, row_upper : the LP data (``A`` sparse, ``m x n``).
     y : ndarray, shape (m,)
-        Any row multipliers (HiGHS convention ``c - A^T y`` = reduced costs); a multiplier whose sign
-        the row bounds do not allow is set to 0.
-    mass : float
+        Any row multipliers (HiGHS convention ``c - A^T y`` = reduced costs).
+    mass : float, optional
         An upper bound on ``sum_j x_j`` over feasible ``x`` (1 for plans).
+    col_lower, col_upper : ndarray, optional
+        Column bounds every feasible point satisfies (e.g. implied finite upper bounds of plan columns).
     cost_error, rhs_error : float or ndarray
         Bounds on ``|c - c_exact|`` per column and ``|r - r_exact|`` per row: the bound then holds for
         every LP whose exact data lie within these errors of the floats given.
+
+    Returns
+    -------
+    DualBound
+        ``bound`` (``-inf`` if nothing is certified), ``dual_value = y^T r + offset``, the largest
+        dual violation ``max_j (-d_j)^+`` and the rounding charge.
     """
     c = np.asarray(c, dtype=float)
     y = np.asarray(y, dtype=float).copy()
     lo = np.asarray(row_lower, dtype=float)
     up = np.asarray(row_upper, dtype=float)
-    if not np.all(np.isfinite(y)):
+    if y.shape != lo.shape or not np.all(np.isfinite(y)):
         return DualBound(-math.inf, math.nan, math.nan, math.nan)
     y[(y > 0) & ~np.isfinite(lo)] = 0.0
     y[(y < 0) & ~np.isfinite(up)] = 0.0
     rhs = np.where(y > 0, np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(up), up, 0.0))
     dual = math.fsum([exact_dot(y, rhs), float(offset)])
+    rhs_charge = exact_sum(np.abs(y) * rhs_error) * (1.0 + 4 * EPS) if np.any(rhs_error) else 0.0
     A = sp.csc_matrix(A)
+    n = c.size
+    xl = np.zeros(n) if col_lower is None else np.broadcast_to(np.asarray(col_lower, dtype=float), (n,))
+    xu = np.full(n, np.inf) if col_upper is None else np.broadcast_to(np.asarray(col_upper, dtype=float), (n,))
     red = c - A.T @ y
     if red.size == 0:
-        viol_safe = viol = 0.0
-    else:
-        absA = abs(A)
-        k = _col_max_nnz(A) + 2
-        # |fl(c - A^T y) - (c - A^T y)| <= gamma_k (|c| + |A|^T |y|), evaluated with a 1 % margin
-        err = 1.01 * gamma(k) * (np.abs(c) + absA.T @ np.abs(y)) + cost_error
-        viol = float(max(0.0, -float(red.min())))
+        b = shifted_lower_bound(dual, 0.0, 0.0, 0.0, dual_error=rhs_charge)
+        return DualBound(bound=b, dual_value=dual, violation=0.0, rounding=dual - b)
+    absA = abs(A)
+    k = np.diff(A.indptr) + 2
+    # |fl(c - A^T y) - (c - A^T y)| <= gamma_k (|c| + |A|^T |y|) per column, with a 1 % margin
+    nu = k * EPS
+    err = 1.01 * (nu / (1.0 - nu)) * (np.abs(c) + absA.T @ np.abs(y)) + cost_error
+    viol = float(max(0.0, -float(red.min())))
+    # ---- mass shift: the violation, safe; columns whose a-priori bound could set it recomputed exactly
+    shift_bound = -math.inf
+    if mass is not None and bool(np.all(xl >= 0.0)):
         upper_v = -red + err
         viol_safe = max(0.0, float(np.max(upper_v)))
-        # columns whose a-priori bound could set the violation: recompute their reduced cost exactly
         cand = np.flatnonzero(upper_v > viol)
         if 0 < cand.size <= EXACT_REDUCED_COST_MAX:
             ce = np.broadcast_to(np.asarray(cost_error, dtype=float), c.shape)
@@ -242,12 +288,35 @@ def dual_lower_bound(c: np.ndarray, A: sp.spmatrix, y: np.ndarray, row_lower: np
             others = np.ones(c.shape, dtype=bool)
             others[cand] = False
             viol_safe = max(0.0, float(np.max(exact_v)), float(np.max(upper_v[others], initial=0.0)))
-        viol_safe = round_up(viol_safe * (1.0 + 4 * EPS))
-    rhs_charge = exact_sum(np.abs(y) * rhs_error) * (1.0 + 4 * EPS) if np.any(rhs_error) else 0.0
-    shift = round_up(float(mass) * viol_safe * (1.0 + 2 * EPS))
-    raw = dual - shift - rhs_charge
-    bound = round_down(raw - 4 * EPS * (abs(dual) + shift + rhs_charge))
-    return DualBound(bound=bound, dual_value=dual, violation=viol, rounding=(dual - viol * mass) - bound)
+        shift_bound = shifted_lower_bound(dual, -viol_safe, 0.0, float(mass), dual_error=rhs_charge)
+    # ---- box: every column over its bounds, the reduced cost over its enclosure (rounded outward)
+    box_bound = -math.inf
+    if mass is not None and col_lower is None and col_upper is None:
+        # default bounds x >= 0: the box bound is never above the mass shift (skip its cost on big LPs)
+        return DualBound(bound=shift_bound, dual_value=dual, violation=viol,
+                         rounding=(dual - viol * float(mass)) - shift_bound)
+    with np.errstate(over="ignore"):
+        d_lo = np.nextafter(red - err, -np.inf)
+        d_hi = np.nextafter(red + err, np.inf)
+    # a column with an infinite bound on the side the enclosure allows: recompute its reduced cost
+    # exactly (an exactly zero reduced cost then certifies, a negative one on x_u = inf does not)
+    cand = np.flatnonzero(((d_lo < 0) & np.isposinf(xu)) | ((d_hi > 0) & np.isneginf(xl)))
+    if 0 < cand.size <= EXACT_REDUCED_COST_MAX:
+        ex = _exact_reduced_costs(c, A, y, cand)
+        w = EPS * np.abs(ex) + np.broadcast_to(np.asarray(cost_error, dtype=float), c.shape)[cand]
+        d_lo[cand] = np.where(w > 0, np.nextafter(ex - w, -np.inf), ex)
+        d_hi[cand] = np.where(w > 0, np.nextafter(ex + w, np.inf), ex)
+    terms = _box_products(d_lo, d_hi, xl, xu)
+    if not (np.isneginf(terms).any() or np.isnan(terms).any()):
+        nz = terms[terms != 0.0]
+        col = math.fsum(nz.tolist())
+        # products (EPS each, plus underflow) and the correctly rounded sum
+        charge = 4 * EPS * math.fsum(np.abs(nz).tolist()) + (n + 1) * float(np.finfo(float).tiny)
+        raw = dual + col - charge - rhs_charge
+        box_bound = round_down(raw - 4 * EPS * (abs(dual) + abs(col) + charge + rhs_charge))
+    bound = max(shift_bound, box_bound)
+    return DualBound(bound=bound, dual_value=dual, violation=viol,
+                     rounding=(dual - viol * (mass if mass is not None else 0.0)) - bound)
 
 
 def plan_upper_bound(c: np.ndarray, A: sp.spmatrix, b: np.ndarray, x: np.ndarray, *,

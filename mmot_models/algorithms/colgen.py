@@ -389,15 +389,12 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     else:
         upper = math.inf
     pots = tuple([best_u] * N) if best_u is not None else None
-    if status == Status.OPTIMAL:
-        bound, value = Bound.EXACT, upper
-    else:
-        bound, value = Bound.UPPER, upper
     fields.pop("upper_bound", None)
-    return Solution(value=value, status=status, method="colgen", backend="highs", lower_bound=best_lower,
-                    upper_bound=upper, bound=bound, potentials=pots,
-                    dual_value=best_lower, wall_time_s=wall, solver_time_s=solver_time, iterations=iters,
-                    message=message, info=info, problem=problem, **fields)
+    from ..solution import assemble_solution   # the one place a Solution is assembled (bracket rule, values)
+    return assemble_solution(problem=problem, method="colgen", backend="highs", termination=status, value=upper,
+                             lower_bound=best_lower, upper_bound=upper, rel_tol=tol, abs_floor=_abs_floor(cost, C, N),
+                             potentials=pots, dual_value=best_lower, wall_time_s=wall, solver_time_s=solver_time,
+                             iterations=iters, message=message, info=info, **fields)
 
 
 def colgen_initial_bytes(l: int, N: int) -> int:

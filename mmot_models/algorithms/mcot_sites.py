@@ -50,7 +50,7 @@ from ..errors import MMOTInputError
 from ..formulations.moments import MomentLP
 from ..moment_functions import MCOTProblem
 from ..problem import Marginal, MMOTProblem
-from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status
+from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status, Termination, assemble_solution
 
 __all__ = ["mcot_sites", "PRICING_BLOCK", "MAX_PRICED_TUPLES", "SITES_TOL", "MASTER_HIGHS_OPTIONS"]
 
@@ -475,11 +475,13 @@ def mcot_sites(problem: MCOTProblem, backend: str = "highs", *, sites: list[np.n
     if res is None:
         raise MMOTInputError("column generation over sites made no master solve; raise time_limit")
     if res.x is None or res.row_dual is None:
-        return Solution(value=math.nan, status=res.status if res.status != Status.OPTIMAL else Status.NUMERICAL_ERROR,
-                        method="mcot", backend=res.backend, bound=Bound.ESTIMATE, iterations=it,
-                        wall_time_s=time.perf_counter() - t0,
-                        message=f"the restricted master LP stopped without a solution: {res.message}",
-                        info={"solver": "sites", "colgen_iterations": it, "history": history}, problem=source)
+        # the solver's word is kept as the termination; no plan and no duals certify nothing
+        return assemble_solution(
+            problem=source, method="mcot", backend=res.backend,
+            termination=res.status if res.status != Status.OPTIMAL else Termination.NUMERICAL_ERROR,
+            value=math.nan, bound=Bound.ESTIMATE, iterations=it, t0=t0,
+            message=f"the restricted master LP stopped without a solution: {res.message}",
+            info={"solver": "sites", "colgen_iterations": it, "history": history})
     idx = np.concatenate(all_idx)
     c_all = np.concatenate(all_cost)
     A_all = sp.hstack(all_cols).tocsc()

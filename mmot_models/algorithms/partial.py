@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..formulations.partial import PartialTransportLP, SubDensity, required_mass
-from ..solution import Bound, Solution, Status, certify_status
+from ..solution import Bound, Solution, Termination, assemble_solution
 from .lp import CERT_REL_TOL, ZERO_FLOOR_REL, solve_standard_lp
 
 __all__ = ["relaxed_cost", "homogeneous_cost"]
@@ -57,42 +57,32 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
     kappa = required_mass(rho.mass, form.n_electrons)
     exact_note = {"relaxation_exact": form.n_electrons == 2} if mode != "homogeneous" else {}
     if mode != "homogeneous" and kappa <= 0.0:
-        return Solution(value=0.0, status=Status.OPTIMAL, method=form.name, backend="closed_form",
-                        lower_bound=0.0, upper_bound=0.0, bound=Bound.EXACT,
-                        plan_indices=np.zeros((0, form.n_electrons), dtype=np.int64), plan_weights=np.zeros(0),
-                        primal_value=0.0, dual_value=0.0, marginal_error=np.zeros(form.n_electrons),
-                        wall_time_s=time.perf_counter() - t0, solver_time_s=0.0, iterations=0,
-                        message="mass <= 1/N: mu = 0 is admissible",
-                        info={"mode": mode, "mass": rho.mass, "required_mass": 0.0, "n_electrons": form.n_electrons,
-                              "mu": np.zeros(rho.size), "plan_is_multiset": True, **exact_note})
-    lp = form.build(rho, memory_limit_bytes=memory_limit_bytes)
-    t_build = time.perf_counter() - t0
+        return assemble_solution(
+            problem=None, method=form.name, backend="closed_form", termination=Termination.CLOSED_FORM, value=0.0,
+            lower_bound=0.0, upper_bound=0.0, bound=Bound.EXACT,
+            plan_indices=np.zeros((0, form.n_electrons), dtype=np.int64), plan_weights=np.zeros(0),
+            primal_value=0.0, dual_value=0.0, marginal_error=np.zeros(form.n_electrons), t0=t0, solver_time_s=0.0,
+            iterations=0, message="mass <= 1/N: mu = 0 is admissible",
+            info={"mode": mode, "mass": rho.mass, "required_mass": 0.0, "n_electrons": form.n_electrons,
+                  "mu": np.zeros(rho.size), "plan_is_multiset": True, **exact_note})
+    lp, inverse_data = form.apply(rho, memory_limit_bytes=memory_limit_bytes)
     res = solve_standard_lp(lp, backend, time_limit=time_limit, threads=threads, verbose=verbose,
                             solver_options=solver_options)
-    fields = form.invert(rho, lp, res)
-    status: Status = fields.pop("status")
-    info = {"build_time_s": t_build, "n_cols": lp.n_cols, "n_rows": lp.n_rows, "solver_message": res.message,
-            **exact_note}
-    info.update(fields.pop("info", {}))
-    value = fields.pop("value", math.nan)
-    lower = fields.pop("lower_bound", -math.inf)
-    upper = fields.pop("upper_bound", math.inf)
-    bound = fields.pop("bound", Bound.EXACT)
+    inv = form.invert(res, inverse_data)
+    info = {"build_time_s": inverse_data.build_time_s, "n_cols": lp.n_cols, "n_rows": lp.n_rows,
+            "solver_message": res.message, **exact_note}
+    info.update(inv.info)
     message = ""
-    if status == Status.OPTIMAL:
-        status, message = certify_status(status, lower, upper, value, CERT_REL_TOL,
-                                         abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)))
-    elif status == Status.INFEASIBLE:
+    if inv.termination == Termination.INFEASIBLE:
         message = ("no admissible mu: under a cost infinite on the diagonal some site of rho is too heavy "
                    "for a plan on distinct sites; the cost is +inf")
-    else:
+    elif inv.termination != Termination.OPTIMAL:
         message = f"solver stopped: {res.message}"
-        if math.isfinite(upper) and info.get("constraint_residual", math.inf) <= 1e-9:
-            bound = Bound.UPPER
-    return Solution(value=value, status=status, method=form.name, backend=res.backend, lower_bound=lower,
-                    upper_bound=upper, bound=bound, wall_time_s=time.perf_counter() - t0,
-                    solver_time_s=res.solver_time_s, iterations=res.iterations, message=message, log=res.log,
-                    info=info, **fields)
+    return assemble_solution(
+        problem=None, method=form.name, backend=res.backend, **inv.assemble_kwargs(), rel_tol=CERT_REL_TOL,
+        abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)),
+        iterate_residual=info.get("constraint_residual", math.inf), message=message, t0=t0,
+        solver_time_s=res.solver_time_s, iterations=res.iterations, log=res.log, info=info)
 
 
 def homogeneous_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any = "coulomb",

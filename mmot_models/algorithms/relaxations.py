@@ -29,8 +29,8 @@ from ..formulations.sdp import SDPRelaxation, moment_matrix, sdp_lower_bound
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..options import LP_BACKEND_OPTIONS, Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, certify_status, symmetrize_plan
-from .lp import CERT_REL_TOL, ZERO_FLOOR_REL, solve_standard_lp, unfinished_value
+from ..solution import Bound, Solution, Status, Termination, assemble_solution, symmetrize_plan
+from .lp import CERT_REL_TOL, ZERO_FLOOR_REL, solve_standard_lp
 
 __all__ = ["solve_krep", "solve_sdp", "solve_meanfield", "solve_variance_bound", "KREP_BACKENDS",
            "SDP_CERT_REL_TOL", "MAX_SYMMETRIZED_ROWS", "KREP_OPTIONS", "SDP_OPTIONS", "MEANFIELD_OPTIONS",
@@ -203,11 +203,12 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         if k <= N:
             problem.check_feasible()
         if k > N and float(w.max()) > 1.0 / k + 1e-12:
-            return Solution(value=math.inf, status=Status.INFEASIBLE, method=method, backend=backend,
-                            bound=Bound.UPPER, wall_time_s=time.perf_counter() - t0, problem=problem,
-                            message=f"a site carries {w.max():.4g} > 1/k = {1 / k:.4g}: no k-representable pair "
-                                    "density avoids the infinite diagonal, V_k = +inf",
-                            info={"k": k, "per_pair": math.inf})
+            return assemble_solution(
+                problem=problem, method=method, backend=backend, termination=Termination.INFEASIBLE,
+                value=math.inf, bound=Bound.UPPER, t0=t0,
+                message=f"a site carries {w.max():.4g} > 1/k = {1 / k:.4g}: no k-representable pair "
+                        "density avoids the infinite diagonal, V_k = +inf",
+                info={"k": k, "per_pair": math.inf})
     lp = form.build(problem, memory_limit_bytes=options.get("memory_limit_bytes"))
     t_build = time.perf_counter() - t0
     order = 0
@@ -226,7 +227,7 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         res = session.run()
     else:
         res = _solve_lp(lp, backend, options)
-    inv = form.invert(problem, lp, res)
+    inv = form.read(problem, lp, res)
     n_cuts, sep_min, how, rounds = 0, math.nan, "", 0
     if order:
         rng = np.random.default_rng(0)
@@ -248,7 +249,7 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
                 res = session.run()
             else:
                 res = _solve_lp(lp, backend, options)
-            inv = form.invert(problem, lp, res)
+            inv = form.read(problem, lp, res)
         if session is not None:
             session.close()
     status = res.status
@@ -257,21 +258,16 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
     vk_lower = inv["dual"]
     message = ""
     value = inv["primal"] if math.isfinite(vk_upper) else vk_lower
-    if status == Status.OPTIMAL:
-        status, message = certify_status(status, vk_lower, vk_upper, value, CERT_REL_TOL, "V_k",
-                                         abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)))
-    elif status == Status.INFEASIBLE:
+    # the V_k bracket is checked by assemble_solution (certify_bracket); the optimum's bracket is mapped here
+    vk_bracket = (vk_lower, vk_upper)
+    if status == Status.INFEASIBLE:
         value = math.inf
         message = "no k-representable pair density has the marginal (V_k = +inf)"
-    else:
+    elif status != Status.OPTIMAL:
         message = f"solver stopped: {res.message}"
-    if order and status == Status.OPTIMAL:
-        vk_upper = math.inf  # with cuts the plan is a relaxation of V_k's set no more: only the lower side
-    # map to the exact value
+    vk_upper_reported = math.inf if order else vk_upper  # with cuts the plan is no point of V_k's set
     lower = vk_lower if k <= N else -math.inf
-    upper = vk_upper if k >= N and not order else math.inf
-    if status != Status.OPTIMAL and direction == Bound.EXACT and status != Status.INFEASIBLE:
-        value, direction = unfinished_value(lower, upper)
+    upper = vk_upper_reported if k >= N else math.inf
     plan_idx = plan_w = pots = None
     merr = None
     if k == N and "multisets" in inv and status == Status.OPTIMAL:
@@ -285,7 +281,7 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
             pots = tuple([inv["potential"]] * N)
     scale = math.comb(N, 2)
     info: dict[str, Any] = {
-        "k": k, "N": N, "vk_lower": vk_lower, "vk_upper": vk_upper,
+        "k": k, "N": N, "vk_lower": vk_lower, "vk_upper": vk_upper_reported,
         "per_pair": value / scale if math.isfinite(value) else value,
         "n_multisets": lp.n_cols, "n_rows": lp.n_rows, "build_time_s": t_build,
         "primal_residual": inv["residual"], "dual_violation": inv["dual_violation"],
@@ -300,11 +296,14 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
             info[key] = inv[key]
     if "weights" in inv:
         info["multiset_weights"] = inv["weights"]
-    return Solution(value=value, status=status, method=method, backend=res.backend, lower_bound=lower,
-                    upper_bound=upper, bound=direction, plan_indices=plan_idx, plan_weights=plan_w,
-                    potentials=pots, primal_value=inv["primal"], dual_value=vk_lower, marginal_error=merr,
-                    wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s,
-                    iterations=res.iterations, message=message, log=res.log, info=info, problem=problem)
+    return assemble_solution(
+        problem=problem, method=method, backend=res.backend, termination=res.status, value=value,
+        lower_bound=lower, upper_bound=upper,
+        bound=direction, certify_bracket=vk_bracket, rel_tol=CERT_REL_TOL, what="V_k",
+        abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)), plan_indices=plan_idx,
+        plan_weights=plan_w, potentials=pots, primal_value=inv["primal"], dual_value=vk_lower, marginal_error=merr,
+        t0=t0, solver_time_s=res.solver_time_s, iterations=res.iterations, message=message, log=res.log,
+        info=info)
 
 
 def _sdp_primal_ok(info: dict[str, Any]) -> bool:
@@ -340,11 +339,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
     model = SDPRelaxation(psd=psd, occupation_bounds=occ).build(problem, memory_limit_bytes=memory_limit_bytes)
     remaining = deadline - time.perf_counter()
     if remaining <= 0:   # the build used the whole limit: nothing solved, no bound
-        return Solution(value=math.nan, status=Status.TIME_LIMIT, method="sdp" if psd else "sdp(no psd)",
-                        backend=f"cvxpy-{str(solver).lower()}", lower_bound=-math.inf, bound=Bound.LOWER,
-                        wall_time_s=time.perf_counter() - t0,
-                        message=f"time limit {time_limit:g} s reached while building the SDP; not solved",
-                        info={"n_sites": model.mu.size, "psd": psd, "occupation_bounds": occ}, problem=problem)
+        return assemble_solution(
+            problem=problem, method="sdp" if psd else "sdp(no psd)", backend=f"cvxpy-{str(solver).lower()}",
+            termination=Termination.TIME_LIMIT, value=math.nan, bound=Bound.LOWER, t0=t0,
+            message=f"time limit {time_limit:g} s reached while building the SDP; not solved",
+            info={"n_sites": model.mu.size, "psd": psd, "occupation_bounds": occ})
     r = cvx.solve_problem(model.problem, solver, time_limit=None if time_limit is None else remaining, tol=tol,
                           verbose=verbose, options=solver_options)
     info: dict[str, Any] = {"solver": r.solver, "solver_status": r.message, "n_sites": model.mu.size, "psd": psd,
@@ -364,19 +363,18 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         info.update(diag)
         info["solver_dual_gap"] = r.value - lower
     value = r.value
+    termination = Termination.from_status(status)
     if status == Status.NUMERICAL_ERROR and math.isfinite(lower) and _sdp_primal_ok(info):
-        # cvxpy's "optimal_inaccurate": accept when our own certificate closes (checked below)
-        status = Status.OPTIMAL
+        # cvxpy's "optimal_inaccurate" is an optimality claim at reduced accuracy: termination optimal,
+        # accepted only if our own certificate closes (checked by assemble_solution)
+        status, termination = Status.OPTIMAL, Termination.OPTIMAL
+        info["solver_reported"] = "optimal_inaccurate"
         message = "solver reported optimal_inaccurate; accepted because the certified dual bound and the primal " \
                   "residuals close"
-    if status == Status.OPTIMAL:
-        status, cert_msg = certify_status(status, lower, value, value, SDP_CERT_REL_TOL,
-                                          "the SDP value over its certified dual bound")
-        message = cert_msg or message
-    elif status == Status.INFEASIBLE:
+    if status == Status.INFEASIBLE:
         value = math.inf
         message = "SDP infeasible: no pair density with this marginal (and zero diagonal)"
-    else:
+    elif status != Status.OPTIMAL:   # OPTIMAL: the bracket (lower, value) is checked by assemble_solution
         message = f"solver stopped: {r.message}"
         if status == Status.TIME_LIMIT:
             message = f"time limit {time_limit:g} s reached in the SDP solver ({r.message})"
@@ -384,11 +382,11 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
         value = lower if math.isfinite(lower) else math.nan
         message += "; value = certified lower bound from the duals" if math.isfinite(lower) else "; no bound"
     name = ("sdp" if psd else "sdp(no psd)") + ("+occupation" if occ else "")
-    return Solution(value=value, status=status, method=name,
-                    backend=f"cvxpy-{r.solver.lower()}", lower_bound=lower, bound=Bound.LOWER,
-                    dual_value=lower, primal_value=r.value, wall_time_s=time.perf_counter() - t0,
-                    solver_time_s=r.solver_time_s, iterations=r.iterations, message=message, info=info,
-                    problem=problem)
+    return assemble_solution(
+        problem=problem, method=name, backend=f"cvxpy-{r.solver.lower()}", termination=termination, value=value,
+        lower_bound=lower, bound=Bound.LOWER, certify_bracket=(lower, value), rel_tol=SDP_CERT_REL_TOL,
+        what="the SDP value over its certified dual bound", dual_value=lower, primal_value=r.value, t0=t0,
+        solver_time_s=r.solver_time_s, iterations=r.iterations, message=message, info=info)
 
 
 @declares(MEANFIELD_OPTIONS)
@@ -406,18 +404,16 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
     value = mean_field_value(problem)
     info: dict[str, Any] = {}
     message = ""
-    status = Status.OPTIMAL
     if not math.isfinite(value):
-        # +inf is no upper bound at all: never reported with an ok status
-        status = Status.NO_BOUND
+        # +inf is no upper bound at all: assemble_solution reports it as NO_BOUND, never with an ok status
         info["offdiagonal_mean_field"] = mean_field_value(problem, finite_part=True)
         message = ("the product plan charges coincident sites (infinite cost): no finite mean-field bound "
                    "on a grid; use method 'symmetric' or 'colgen' for a certified value")
     else:
         info["per_pair"] = value / math.comb(problem.n_marginals, 2)
-    return Solution(value=value, status=status, method="meanfield", backend="closed-form",
-                    upper_bound=value, bound=Bound.UPPER, primal_value=value,
-                    wall_time_s=time.perf_counter() - t0, message=message, info=info, problem=problem)
+    return assemble_solution(problem=problem, method="meanfield", backend="closed-form",
+                             termination=Termination.CLOSED_FORM, value=value, upper_bound=value, bound=Bound.UPPER,
+                             primal_value=value, t0=t0, message=message, info=info)
 
 
 @declares(VARIANCE_OPTIONS)
@@ -433,7 +429,6 @@ def solve_variance_bound(problem: MMOTProblem, backend: str = "highs") -> Soluti
         raise MMOTInputError("the variance bound needs N equal marginals")
     t0 = time.perf_counter()
     value = variance_lower_bound(problem.marginals[0], problem.n_marginals)
-    return Solution(value=value, status=Status.OPTIMAL, method="variance", backend="closed-form",
-                    lower_bound=value, bound=Bound.LOWER, dual_value=value,
-                    wall_time_s=time.perf_counter() - t0, problem=problem,
-                    info={"variance": problem.marginals[0].variance()})
+    return assemble_solution(problem=problem, method="variance", backend="closed-form",
+                             termination=Termination.CLOSED_FORM, value=value, lower_bound=value, bound=Bound.LOWER,
+                             dual_value=value, t0=t0, info={"variance": problem.marginals[0].variance()})

@@ -22,7 +22,7 @@ def solve_complement_lp(problem):
     import scipy.sparse as sp
     from scipy.optimize import linprog
 
-    from ..solution import Bound, Solution, Status
+    from ..solution import Bound, Termination, assemble_solution
     from ..studies.verifier import _iter_all_multisets
 
     l, N = problem.marginals[0].size, problem.n_marginals
@@ -42,10 +42,10 @@ def solve_complement_lp(problem):
     idx = np.concatenate(shifts)
     w = np.tile(x[keep] / N, N)
     dual = float(N * y @ problem.marginals[0].weights)
-    return Solution(value=float(res.fun), status=Status.OPTIMAL, method="complement-lp", backend="scipy-highs",
-                    lower_bound=dual, upper_bound=float(res.fun), bound=Bound.EXACT, plan_indices=idx,
-                    plan_weights=w, potentials=tuple([y] * N), wall_time_s=time.perf_counter() - t0,
-                    problem=problem) if _m.isfinite(res.fun) else None
+    return assemble_solution(problem=problem, method="complement-lp", backend="scipy-highs",
+                             termination=Termination.OPTIMAL, value=float(res.fun), lower_bound=dual,
+                             upper_bound=float(res.fun), bound=Bound.EXACT, plan_indices=idx, plan_weights=w,
+                             potentials=tuple([y] * N), t0=t0) if _m.isfinite(res.fun) else None
 
 
 def main(argv: list[str] | None = None) -> int:

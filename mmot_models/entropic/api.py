@@ -47,7 +47,7 @@ import scipy.sparse as sp
 from ..errors import MMOTInputError
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, certify_plan, marginal_errors
+from ..solution import Bound, Solution, Status, Termination, assemble_solution, marginal_errors
 from .kernels import PairEngine, TensorEngine, full_cost_tensor
 from .plan import ctransform_lower_bound, extract_plan, rounded_upper_bound
 from .sinkhorn import SinkhornOptions, run_sinkhorn
@@ -325,20 +325,20 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
                             "log_domain_contractions": int(getattr(engine, "n_log_domain", 0)),
                             "history": rec.history, **ms_info}
     if rec.status == Status.NUMERICAL_ERROR or not ms_info.get("multiscale_complete", True):
-        return Solution(value=math.nan, status=rec.status, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
-                        iterations=rec.iterations, message=rec.message, wall_time_s=time.perf_counter() - t0,
-                        solver_time_s=solver_time, info=info, problem=problem)
+        return assemble_solution(problem=problem, method="entropic", backend="numpy", termination=rec.status,
+                                 value=math.nan, bound=Bound.ESTIMATE, iterations=rec.iterations, message=rec.message,
+                                 t0=t0, solver_time_s=solver_time, info=info)
     if time.perf_counter() > deadline:
         sweep_s = rec.time_s / max(rec.iterations, 1)
         if 2.0 * sweep_s > max(POST_LIMIT_GRACE_MIN_S, POST_LIMIT_GRACE_FRACTION * float(time_limit)):
             info["skipped_after_time_limit"] = ["value", "upper bound", "lower bound", "plan"]
             info["max_marginal_l1_error"] = float(np.max(rec.errors))
-            return Solution(
-                value=math.nan, status=Status.TIME_LIMIT, method="entropic", backend="numpy", bound=Bound.ESTIMATE,
-                iterations=rec.iterations, wall_time_s=time.perf_counter() - t0, solver_time_s=solver_time,
+            return assemble_solution(
+                problem=problem, method="entropic", backend="numpy", termination=Termination.TIME_LIMIT,
+                value=math.nan, bound=Bound.ESTIMATE, iterations=rec.iterations, t0=t0, solver_time_s=solver_time,
                 message=(f"not converged: {rec.message}; time limit {time_limit:g} s reached: the transport cost "
                          f"(~{2 * sweep_s:.2g} s more), bounds and plan were not computed"),
-                potentials=tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N), info=info, problem=problem)
+                potentials=tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N), info=info)
     v = rec.v(mus)
     with np.errstate(invalid="ignore"):
         value = float(engine.transport_cost(v))
@@ -412,23 +412,19 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
         except MemoryError:  # pragma: no cover - very large 1D grids
             pass
     msg = rec.message
-    status = rec.status
+    termination = Termination.from_status(rec.status)
     if rec.status != Status.CONVERGED:
         msg = f"not converged: {rec.message}; marginal L1 error {np.max(rec.errors):.3g} > tol {tol:g}"
-    status, why = certify_plan(status, plan_l1, tol, dropped, what=what)
-    if why:
-        msg = f"{why}; Sinkhorn's own check said: {rec.message}"
-        if math.isfinite(ub):   # the rounding used the same marginals: not a certificate any more
-            info["upper_bound_discarded"] = ub
-            ub = math.inf
     if skipped:
         info["skipped_after_time_limit"] = skipped
         msg += f"; time limit {time_limit:g} s reached: skipped {', '.join(skipped)}"
-        if status == Status.CONVERGED:   # what was asked for is incomplete: not a final result
-            status = Status.TIME_LIMIT
+        if termination == Termination.CONVERGED:   # what was asked for is incomplete: not a final result
+            termination = Termination.TIME_LIMIT
     pots = tuple(rec.u) if not use_sym else tuple([rec.u[0]] * N)
-    return Solution(value=value, status=status, method="entropic", backend="numpy", lower_bound=lb,
-                    upper_bound=ub, bound=Bound.ESTIMATE, plan_indices=idx, plan_weights=w, potentials=pots,
-                    primal_value=value, dual_value=lb, marginal_error=merr,
-                    wall_time_s=time.perf_counter() - t0, solver_time_s=solver_time, iterations=rec.iterations,
-                    message=msg, info=info, problem=problem)
+    # a final result must hand back a plan that meets mu (certify_plan rule, applied by assemble_solution);
+    # if it does not, the rounded upper bound (made from the same marginals) is dropped too
+    return assemble_solution(problem=problem, method="entropic", backend="numpy", termination=termination,
+                             value=value, lower_bound=lb, upper_bound=ub, bound=Bound.ESTIMATE, plan_indices=idx,
+                             plan_weights=w, potentials=pots, primal_value=value, dual_value=lb, marginal_error=merr,
+                             plan_check=(plan_l1, tol, dropped), plan_check_voids_upper=True, plan_check_what=what,
+                             t0=t0, solver_time_s=solver_time, iterations=rec.iterations, message=msg, info=info)

@@ -34,6 +34,7 @@ from ..certificate import dual_lower_bound, pair_cost_error, plan_mass, plan_upp
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from ..solution import Bound, Status, marginal_errors, symmetrize_plan
+from .contract import LPFormulationBase
 from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 
 __all__ = ["KantorovichPrimal", "KantorovichDual", "full_cost_tensor", "dual_violation"]
@@ -109,7 +110,7 @@ def dual_violation(problem: MMOTProblem, potentials: tuple[np.ndarray, ...]) -> 
     return float(max(0.0, diff.max(initial=0.0)))
 
 
-class KantorovichPrimal:
+class KantorovichPrimal(LPFormulationBase):
     """Full-tensor primal Kantorovich LP (any marginals, any cost)."""
 
     name = "primal"
@@ -130,7 +131,7 @@ class KantorovichPrimal:
                           col_upper=np.full(n, np.inf), name="kantorovich_primal",
                           meta={"tuples": idx, "row_offsets": np.concatenate([[0], np.cumsum(problem.sizes)])})
 
-    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+    def read(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
         if res.x is None:
             return out
@@ -153,7 +154,7 @@ class KantorovichPrimal:
         return out
 
 
-class KantorovichDual:
+class KantorovichDual(LPFormulationBase):
     """Full-tensor dual LP: one potential per marginal, or one shared potential when symmetric."""
 
     name = "dual"
@@ -191,7 +192,7 @@ class KantorovichDual:
                           meta={"tuples": idx, "symmetric": sym,
                                 "col_offsets": np.concatenate([[0], np.cumsum(problem.sizes)])})
 
-    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+    def read(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
         if res.x is None:
             return out

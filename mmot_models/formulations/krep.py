@@ -51,6 +51,8 @@ from ..certificate import dual_lower_bound, pair_cost_error, plan_mass, plan_upp
 from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from .multisets import multiset_count, multiset_pair_costs, multisets, occupation_matrix
+from ..solution import Termination
+from .contract import InverseData, Inverted, LPFormulationBase
 from .standard_lp import LPSize, StandardLP, check_fits
 
 __all__ = ["KRepresentability", "krep_size", "pair_density_of_plan", "bipartition_rows", "bipartition_rhs",
@@ -121,7 +123,7 @@ def _krep_data_errors(problem: MMOTProblem, lp: StandardLP) -> tuple[np.ndarray 
 
 
 @dataclass(frozen=True)
-class KRepresentability:
+class KRepresentability(LPFormulationBase):
     """Builder/inverter of the k-representability LP (see the module docstring).
 
     Parameters
@@ -178,7 +180,7 @@ class KRepresentability:
                           row_upper=np.concatenate([lp.row_upper, np.full(r, np.inf)]), col_lower=lp.col_lower,
                           col_upper=lp.col_upper, offset=lp.offset, name=lp.name + "_cuts", meta=meta)
 
-    def invert(self, problem: MMOTProblem, lp: StandardLP, res: Any) -> dict[str, Any]:
+    def read(self, problem: MMOTProblem, lp: StandardLP, res: Any) -> dict[str, Any]:
         """Values of the LP itself: ``primal`` (``c^T w`` of the clipped plan), its marginal residual,
         the certified ``dual`` lower bound of V_k, the multiset plan and the pair density."""
         out: dict[str, Any] = {"primal": math.nan, "dual": -math.inf, "residual": math.inf, "dual_violation": math.nan}
@@ -203,3 +205,16 @@ class KRepresentability:
                 lp, res.row_dual, mass=plan_mass(problem.marginals[0].weights), cost_error=cerr, rhs_error=rhs_err)
             out["potential"] = np.asarray(res.row_dual[:l]) * lp.meta["k"] / lp.meta["N"]  # N mu.u = k mu.y
         return out
+
+    def invert(self, result: Any, inverse_data: InverseData) -> Inverted:
+        """The contract's view of :meth:`read`: the certified bracket of ``V_k`` itself (the value of
+        this LP, ``bound`` exact for V_k; how V_k bounds the N-marginal optimum is the caller's)."""
+        out = self.read(inverse_data.problem, inverse_data.lp, result)
+        upper = out.get("certified_upper", math.inf)
+        info = {k: v for k, v in out.items() if k not in ("primal", "dual", "certified_upper")}
+        pots = None
+        if "potential" in out:
+            pots = tuple([out["potential"]] * inverse_data.problem.n_marginals)
+        return Inverted(termination=Termination.from_status(result.status), value=out["primal"],
+                        lower_bound=out["dual"], upper_bound=upper, primal_value=out["primal"],
+                        dual_value=out["dual"], potentials=pots, info=info)

@@ -77,6 +77,7 @@ from ..errors import MMOTInputError
 from ..problem import MASS_TOL, as_points, check_weights
 from ..solution import Bound, Status
 from .multisets import multiset_count, multiset_pair_costs, multisets
+from .contract import LPFormulationBase
 from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 
 __all__ = ["SubDensity", "PartialTransportLP", "required_mass", "MODES", "FAR", "PLAN_ZERO_TOL"]
@@ -134,7 +135,7 @@ class SubDensity:
 
 
 @dataclass
-class PartialTransportLP:
+class PartialTransportLP(LPFormulationBase):
     """Builder and inverter of the relaxed / homogeneous / stratified multiset LP of a :class:`SubDensity`.
 
     Parameters
@@ -235,7 +236,7 @@ class PartialTransportLP:
                           meta={"multisets": ms, "kappa": kappa, "mass": rho.mass, "n_sites": l,
                                 "plan_mass_bound": N * rho.mass / int(k.min())})
 
-    def invert(self, rho: SubDensity, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+    def read(self, rho: SubDensity, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         """Map a backend answer to ``Solution`` fields (value, certified bounds, plan, ``mu``)."""
         N, l = self.n_electrons, rho.size
         kappa, mass = lp.meta["kappa"], lp.meta["mass"]

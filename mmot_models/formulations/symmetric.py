@@ -54,6 +54,7 @@ from ..errors import MMOTInputError
 from ..problem import MMOTProblem
 from ..solution import Bound, marginal_errors, symmetrize_plan
 from .multisets import iter_multisets, multiset_count, multiset_pair_costs, multisets, occupation_matrix
+from .contract import LPFormulationBase
 from .standard_lp import LPResult, LPSize, StandardLP, check_fits
 
 __all__ = [
@@ -281,7 +282,7 @@ def multiset_lower_bound(problem: MMOTProblem, cost: np.ndarray, A: sp.spmatrix,
                             cost_error=pair_cost_error(problem, cost), rhs_error=rhs_err)
 
 
-class SymmetricPrimal:
+class SymmetricPrimal(LPFormulationBase):
     """Enumerated multiset primal LP (see the module docstring).
 
     Parameters
@@ -327,7 +328,7 @@ class SymmetricPrimal:
                           col_upper=np.full(M, np.inf), name="symmetric_primal",
                           meta={"multisets": ms, "distinct": distinct})
 
-    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+    def read(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
         if res.x is None:
             return out
@@ -346,7 +347,7 @@ class SymmetricPrimal:
         return out
 
 
-class SymmetricDual:
+class SymmetricDual(LPFormulationBase):
     """Enumerated multiset dual LP: one potential ``u`` (``l`` columns), one row per multiset."""
 
     name = "symmetric_dual"
@@ -368,7 +369,7 @@ class SymmetricDual:
                           col_lower=np.full(l, -np.inf), col_upper=np.full(l, np.inf),
                           name="symmetric_dual", meta=dict(primal.meta))
 
-    def invert(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+    def read(self, problem: MMOTProblem, lp: StandardLP, res: LPResult) -> dict[str, Any]:
         out: dict[str, Any] = {"status": res.status, "bound": Bound.EXACT}
         if res.x is None:
             return out

@@ -18,11 +18,12 @@ finite upper bounds (``x_t <= min_k mu_k(t_k)`` for the primal, ``gamma_m <= min
 for the symmetric formulation; :func:`implied_column_upper`), valid while the marginal rows are
 in the model, so a slightly infeasible dual still gives a finite valid bound.
 
-Floating point: ``z`` is recomputed here; each ``z_j`` carries a rounding error of at most
-``err_j = (nnz_j + 2) u (|c_j| + (|A|^T |y|)_j)`` (``u = 2^-53``).  A column with an infinite
-bound and ``z_j < -err_j`` makes ``L = -inf``; ``|z_j| <= err_j`` counts as zero.  The sum is
-taken with :func:`math.fsum` and the allowance ``sum_j err_j max(|x_l,j|, |x_u,j|) +
-4 u sum |terms|`` is subtracted.
+Floating point: :func:`safe_lower_bound` is the package's one weak-duality function,
+:func:`mmot_models.certificate.dual_lower_bound`: each ``z_j`` is enclosed by an a-priori
+rounding bound ``gamma_{nnz_j + 2} (|c_j| + (|A|^T |y|)_j)`` (rounded outward), each term is the
+worst corner of ``z_j`` over its enclosure times ``x_j`` over its bounds (a column with an infinite
+bound and a possibly negative ``z_j`` on that side makes ``L = -inf``), ``y^T r`` is an exact dot
+product, and the products' and the sum's rounding is charged.
 
 Upper bound: ``c^T x + c_0`` of the returned plan only when it satisfies every row and column bound
 to :data:`FEAS_REL_TOL` relative to the row's scale ``1 + |r| + (|A| |x|)_i``; otherwise ``inf``,
@@ -36,8 +37,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
+from ..certificate import dual_lower_bound
 from ..formulations.standard_lp import StandardLP
 
 __all__ = ["CERT_REL_TOL", "FEAS_REL_TOL", "Certificate", "safe_lower_bound", "plan_violation",
@@ -47,7 +48,6 @@ __all__ = ["CERT_REL_TOL", "FEAS_REL_TOL", "Certificate", "safe_lower_bound", "p
 CERT_REL_TOL = 1e-7
 #: Row / bound violation, relative to the row's scale, below which a plan counts as feasible.
 FEAS_REL_TOL = 1e-9
-_U = 2.0 ** -53
 
 
 def _products(v: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -64,6 +64,9 @@ def safe_lower_bound(lp: StandardLP, y: np.ndarray, col_lower: np.ndarray | None
                      col_upper: np.ndarray | None = None) -> float:
     """Weak-duality lower bound ``L(y)`` of ``lp`` for any row duals ``y`` (see the module docstring).
 
+    The package's one weak-duality function, :func:`mmot_models.certificate.dual_lower_bound`, with
+    the LP's column bounds (no mass bound).
+
     Parameters
     ----------
     lp : StandardLP
@@ -79,19 +82,8 @@ def safe_lower_bound(lp: StandardLP, y: np.ndarray, col_lower: np.ndarray | None
         return -math.inf
     xl = lp.col_lower if col_lower is None else np.asarray(col_lower, dtype=float)
     xu = lp.col_upper if col_upper is None else np.asarray(col_upper, dtype=float)
-    A = lp.A
-    z = lp.c - A.T @ y
-    nnz = np.diff(A.indptr) if sp.isspmatrix_csc(A) else np.diff(A.tocsc().indptr)
-    err = (nnz + 2) * _U * (np.abs(lp.c) + abs(A).T @ np.abs(y))
-    z = np.where(np.abs(z) <= err, 0.0, z)
-    col_terms = _products(z, xl, xu)
-    row_terms = _products(y, lp.row_lower, lp.row_upper)
-    if np.isneginf(col_terms).any() or np.isneginf(row_terms).any() or np.isnan(col_terms).any():
-        return -math.inf
-    bmax = np.maximum(np.where(np.isfinite(xl), np.abs(xl), 0.0), np.where(np.isfinite(xu), np.abs(xu), 0.0))
-    terms = np.concatenate([row_terms, col_terms, [float(lp.offset)]])
-    allowance = math.fsum(err * bmax) + 4 * _U * math.fsum(np.abs(terms)) + 4 * _U * (terms.size + 1) * np.finfo(float).tiny
-    return float(math.fsum(terms) - allowance)
+    return float(dual_lower_bound(lp.c, lp.A, y, lp.row_lower, lp.row_upper, col_lower=xl, col_upper=xu,
+                                  offset=float(lp.offset)).bound)
 
 
 def plan_violation(lp: StandardLP, x: np.ndarray) -> tuple[float, int, str]:

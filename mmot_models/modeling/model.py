@@ -30,7 +30,8 @@ from ..formulations.kantorovich import KantorovichPrimal
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..formulations.symmetric import SymmetricPrimal, plan_fields
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status, marginal_errors
+from ..solution import Solution, Status, marginal_errors
+from ..solution import assemble_solution as _assemble
 from .blocks import Block, RowBlock, UserRows
 from .certify import CERT_REL_TOL, certify, implied_column_upper
 from .expr import Constraint, LinearExpr
@@ -421,31 +422,14 @@ def assemble_solution(model: Model, lp: StandardLP, res: LPResult, *, t0: float,
         x = np.maximum(x, lp.col_lower)  # clip to the lower bounds (rows are then checked as they are)
     cert = certify(lp, x, res.row_dual, col_upper=col_upper, row_name=row_name or model.row_name,
                    col_name=lambda j: f"column {j}" if j >= n else f"plan column {tuple(model.columns[j].tolist())}")
-    status = res.status
-    lower, upper = cert.lower_bound, cert.upper_bound
+    lower, upper = float(cert.lower_bound), float(cert.upper_bound)
     value = cert.primal_value if x is not None else math.nan
-    message = cert.message
-    if status == Status.OPTIMAL:
-        gap = upper - lower
-        if not (math.isfinite(gap) and gap <= CERT_REL_TOL * max(1.0, abs(value))):
-            status = Status.NUMERICAL_ERROR
-            message = (f"the backend reported optimal but the certified bracket is [{lower:.10g}, {upper:.10g}]"
-                       + (f": {cert.message}" if cert.message else ""))
-    elif status == Status.INFEASIBLE:
+    if res.status == Status.INFEASIBLE:
         message = "the model is infeasible: no plan satisfies every row" + (f" ({res.message})" if res.message else "")
+    elif res.status == Status.OPTIMAL:
+        message = cert.message
     else:
         message = f"solver stopped: {res.message}" + (f"; {cert.message}" if cert.message else "")
-    lower, upper = float(lower), float(upper)
-    if status == Status.OPTIMAL:
-        bound = Bound.EXACT
-    elif status == Status.INFEASIBLE:
-        bound, value = Bound.EXACT, math.nan
-    elif math.isfinite(upper):
-        bound, value = Bound.UPPER, upper
-    elif math.isfinite(lower):
-        bound, value = Bound.LOWER, lower
-    else:
-        bound = Bound.ESTIMATE
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {"formulation": model.formulation, "n_cols": lp.n_cols, "n_rows": lp.n_rows,
                              "nnz": int(lp.A.nnz), "solver_message": res.message,
@@ -474,7 +458,9 @@ def assemble_solution(model: Model, lp: StandardLP, res: LPResult, *, t0: float,
                               if info_.rows.stop <= y.size}
         extra["dual_value"] = lower
     extra.update(info or {})
-    return Solution(value=value, status=status, method=f"model/{model.formulation}", backend=res.backend,
-                    lower_bound=lower, upper_bound=upper, bound=bound, primal_value=cert.primal_value,
-                    dual_value=lower, wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s,
-                    iterations=res.iterations, message=message, log=res.log, info=extra, problem=prob, **fields)
+    # the closing rule here is relative to max(1, |value|): rel_tol with an absolute floor of rel_tol
+    return _assemble(problem=prob, method=f"model/{model.formulation}", backend=res.backend,
+                     termination=res.status, value=value, lower_bound=lower, upper_bound=upper,
+                     rel_tol=CERT_REL_TOL, abs_floor=CERT_REL_TOL, what="the certified bracket",
+                     primal_value=cert.primal_value, dual_value=lower, t0=t0, solver_time_s=res.solver_time_s,
+                     iterations=res.iterations, message=message, log=res.log, info=extra, **fields)

@@ -128,7 +128,7 @@ def load_solution(path: str | os.PathLike, problem: MMOTProblem | None = None):
     the file's problem hash.  Plans and potentials are restored when the file has them (``--json``
     output has scalars only).
     """
-    from ..solution import Bound, Solution, Status
+    from ..solution import Bound, Solution, Status, Termination
 
     p = Path(path)
     if not p.is_file():
@@ -155,13 +155,22 @@ def load_solution(path: str | os.PathLike, problem: MMOTProblem | None = None):
         from ..solution import marginal_errors
         merr = marginal_errors(prob, idx, w)
     try:
-        status, bound = Status(data["status"]), Bound(data.get("bound", "exact"))
+        status = Status(data["status"])
+        # an unfinished run's "bracket"/"upper"/"lower"/"none" came from bound = exact (Solution.reported_bound)
+        b = data.get("bound", "exact")
+        bound = Bound.EXACT if b in ("bracket", "none") else Bound(b)
+        termination = Termination(data["termination"]) if data.get("termination") else None
     except ValueError as exc:
         raise MMOTInputError(f"{p.name}: {exc}") from None
-    return Solution(value=f("value", math.nan), status=status, method=str(data["method"]),
+    # a stored result is restored as written (not re-assembled: its checks ran when it was made)
+    tol = {k: float(data[k]) for k in ("gap_rel_tol", "gap_abs_floor") if data.get(k) is not None}
+    sol = Solution(termination=termination, **tol, value=f("value", math.nan), status=status, method=str(data["method"]),
                     backend=str(data.get("backend", "?")), lower_bound=f("lower_bound", -math.inf),
                     upper_bound=f("upper_bound", math.inf), bound=bound, plan_indices=idx, plan_weights=w,
                     potentials=pots, primal_value=f("primal_value", math.nan), dual_value=f("dual_value", math.nan),
                     marginal_error=merr, wall_time_s=f("wall_time_s", math.nan),
                     solver_time_s=f("solver_time_s", math.nan), iterations=data.get("iterations"),
                     message=str(data.get("message", "")), info=dict(data.get("info") or {}), problem=prob)
+    if data.get("verdict") and sol.verdict.value != str(data["verdict"]):   # the file's word is kept visible
+        sol.info["verdict_in_file"] = str(data["verdict"])
+    return sol
