@@ -151,3 +151,36 @@ def test_an_unfinished_relaxation_keeps_its_direction():
     assert sol.bound == mm.Bound.LOWER and sol.upper_bound == math.inf
     if sol.status != mm.Status.OPTIMAL:
         assert not (sol.value > inst.exact + AGREE_TOL)
+
+
+@pytest.mark.parametrize("tamper", ["dual", "plan", "direction", "value", "block_dual"])
+def test_the_checker_fails_on_a_tampered_solution(tamper):
+    """The checker is not vacuous: each kind of corrupted answer is caught."""
+    import dataclasses
+
+    inst = instance("soft_gauss3")
+    form, block = ("krep_hi", "user") if tamper == "direction" else ("primal", "user")
+    ref, value, exact = reference(inst.name, form, block)
+    m, sol = solved(inst.name, form, block, "highs")
+    check_solution(m, sol, ref, ref_value=value, exact=exact, direction=direction_of(inst, form))
+    info = dict(sol.info)
+    duals = {k: np.array(v, dtype=float) for k, v in info["row_duals"].items()}
+    direction = direction_of(inst, form)
+    if tamper == "dual":
+        duals["marginal"][0] += 1e-3
+    elif tamper == "block_dual":
+        duals["user"][0] = 0.0          # the binding user row's dual dropped: as before the modelling layer
+    info["row_duals"] = duals
+    changes: dict = {"info": info}
+    if tamper == "plan":
+        w = np.array(sol.plan_weights)
+        w[0] *= 1.5
+        changes["plan_weights"] = w
+    elif tamper == "direction":
+        direction = mm.Bound.LOWER      # krep with k > N claimed a lower bound
+    elif tamper == "value":
+        changes["value"] = sol.value + 1e-5
+        changes["primal_value"] = sol.primal_value + 1e-5
+    bad = dataclasses.replace(sol, **changes)
+    with pytest.raises(AssertionError):
+        check_solution(m, bad, ref, ref_value=value, exact=exact, direction=direction)
