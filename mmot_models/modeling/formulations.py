@@ -1,14 +1,11 @@
 r"""The base formulations a :class:`~mmot_models.modeling.Model` can start from, and their bound direction.
 
-=============  =========================================  ==================  =====================
-formulation    columns                                    base rows           value vs. the MMOT optimum
-=============  =========================================  ==================  =====================
-``primal``     index tuples ``(i_1, ..., i_N)``           marginal ``(k, i)``  exact
-``symmetric``  sorted N-multisets of sites                marginal ``i``       exact
-``krep``       sorted k-multisets of sites (k-body plan)  marginal ``i``       lower (k < N), exact
-                                                                               (k = N), upper (k > N)
-``moments``    index tuples ``(i_1, ..., i_N)``           mass ``0``           lower (a relaxation)
-=============  =========================================  ==================  =====================
+| formulation | columns | base rows | value vs. the MMOT optimum |
+|---|---|---|---|
+| ``primal`` | index tuples ``(i_1, ..., i_N)`` | marginal ``(k, i)`` | exact |
+| ``symmetric`` | sorted N-multisets of sites | marginal ``i`` | exact |
+| ``krep`` | sorted k-multisets of sites (k-body plan) | marginal ``i`` | lower (k < N), exact (k = N), upper (k > N) |
+| ``moments`` | index tuples ``(i_1, ..., i_N)`` | mass ``0`` | lower (a relaxation) |
 
 ``krep`` is the k-representability LP of :class:`~mmot_models.formulations.krep.KRepresentability`
 (Friesecke et al. 2013): a symmetric k-body plan ``w`` on k-multisets with one-body marginal

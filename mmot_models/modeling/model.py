@@ -1,4 +1,4 @@
-"""The model object: a base transport LP (primal or symmetric) plus named row blocks, solvable anywhere.
+"""The model object: a base transport LP (primal, symmetric, krep, moments) plus named row blocks, solvable anywhere.
 
 ::
 
@@ -31,7 +31,7 @@ from ..formulations.symmetric import plan_fields
 from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status, marginal_errors
 from .blocks import Block, RowBlock, UserRows
-from .certify import CERT_REL_TOL, certify, implied_column_upper
+from .certify import CERT_REL_TOL, certify
 from .expr import Constraint, LinearExpr
 from .formulations import FORMULATIONS, build_base, implied_upper
 from .solve_options import validate_model_options

@@ -1,4 +1,4 @@
-"""Declared options of :meth:`Model.solve <mmot_models.modeling.Model.solve>` (one :class:`~mmot_models.options.OptionSchema`).
+"""Declared options of :meth:`Model.solve <mmot_models.modeling.Model.solve>`: one schema, :data:`MODEL_OPTIONS`.
 
 ``m.solve(backend=..., **options)``, ``m.solve_pyomo(pm, **options)`` and
 ``m.solve_cvxpy(cm, **options)`` validate their keywords against :data:`MODEL_OPTIONS`: an unknown

@@ -58,16 +58,27 @@ def _pair_tuple_cost(pts: tuple[np.ndarray, ...], pair: Callable[[float, float],
     return cost
 
 
-def soft_gauss3() -> Instance:
-    """N = 3, 5 sites, Gaussian weights, soft Coulomb: every formulation and block applies."""
+def soft_gauss(N: int = 3) -> Instance:
+    """N (3 or 4), 5 sites, Gaussian weights, soft Coulomb: every formulation and block applies.
+
+    The exact value is the linprog optimum of the enumerated tuple LP (checked against the
+    multiset LP by the formulations agreeing)."""
     x = np.linspace(-2.0, 2.0, 5)
     w = np.exp(-0.5 * x ** 2)
     w = w / w.sum()
-    prob = mm.MMOTProblem.symmetric(mm.Marginal(x, w), 3, mm.SoftCoulomb(SOFT_A))
-    pts = (x, x, x)
-    inst = Instance("soft_gauss3", prob, pts, (w, w, w), _pair_tuple_cost(pts, _soft), _soft, math.nan,
-                    ("primal", "symmetric", "krep_lo", "krep_hi", "moments"), krep_high=4)
+    prob = mm.MMOTProblem.symmetric(mm.Marginal(x, w), N, mm.SoftCoulomb(SOFT_A))
+    pts = (x,) * N
+    inst = Instance(f"soft_gauss{N}", prob, pts, (w,) * N, _pair_tuple_cost(pts, _soft), _soft, math.nan,
+                    ("primal", "symmetric", "krep_lo", "krep_hi", "moments"), krep_high=N + 1)
     return _with_exact(inst, dense_optimum(build_reference(inst, "primal", [])))
+
+
+def soft_gauss3() -> Instance:
+    return soft_gauss(3)
+
+
+def soft_gauss4() -> Instance:
+    return soft_gauss(4)
 
 
 def coulomb_uniform3() -> Instance:
