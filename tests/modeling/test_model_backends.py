@@ -53,7 +53,7 @@ def test_backends_agree_with_reference(problems, N, formulation):
 
 @pytest.mark.parametrize("N", [2, 3, 4])
 @pytest.mark.parametrize("with_row", [False, True])
-def test_issue_snippet_krep_cuts_moments_on_every_backend(problems, N, with_row):
+def test_issue_snippet_krep_cuts_moments_on_every_backend(problems, N, with_row, tmp_path):
     """The issue's snippet in this package's naming: a k = 2 pair-density model, order-3
     k-representability cuts (N >= 3), hat moment rows and a user row, on the three backends:
     closed brackets of the model's LP, agreement to 1e-7, and a certified lower bound of the
@@ -70,6 +70,9 @@ def test_issue_snippet_krep_cuts_moments_on_every_backend(problems, N, with_row)
         if with_row:
             m.add_constraint(m.plan.expectation(close_pairs, symmetric=True) >= t, name="close")
         sol = m.solve(backend=backend)
+        if backend == "highs":
+            m.write(str(tmp_path / "model.mps"))
+            assert "krep_cuts" in (tmp_path / "model.mps").read_text() or N == 2
         assert sol.status == mm.Status.OPTIMAL, (backend, sol.message)
         assert sol.info["lp_upper"] - sol.info["lp_lower"] <= CERT_REL_TOL * max(1.0, abs(sol.value))
         assert sol.bound == (mm.Bound.EXACT if N == 2 else mm.Bound.LOWER)
