@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import mmot_models as mm
+from mmot_models.modeling import interval_bipartitions
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
               f"(own LP bracket [{sol.info['lp_lower']:.10f}, {sol.info['lp_upper']:.10f}])")
 
     m = mm.Model(problem, formulation="krep", k=2)
-    m.add(mm.KRepresentabilityCuts(k=3, signs=_interval_bipartitions(args.l)))
+    m.add(mm.KRepresentabilityCuts(k=3, signs=interval_bipartitions(args.l)))   # all 2^(l-1) are too many
     cut = m.solve()
     print(f"krep k=2 + order-3 cuts: {cut.value:.10f}  {cut.bound.value} bound")
 
@@ -65,20 +66,6 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
-
-
-def _interval_bipartitions(l: int):
-    """Sign vectors splitting the grid into an interval and its complement (l(l-1)/2 cuts, not 2^(l-1))."""
-    import numpy as np
-
-    out = []
-    for a in range(l):
-        for b in range(a + 1, l + 1):
-            s = -np.ones(l)
-            s[a:b] = 1.0
-            if 0 < b - a < l:
-                out.append(s)
-    return np.array(out)
 
 
 if __name__ == "__main__":

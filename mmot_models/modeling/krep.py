@@ -30,7 +30,7 @@ from .blocks import Block, RowBlock
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
-__all__ = ["KRepresentabilityCuts", "MAX_ALL_SIGNS_SITES", "all_bipartitions"]
+__all__ = ["KRepresentabilityCuts", "MAX_ALL_SIGNS_SITES", "all_bipartitions", "interval_bipartitions"]
 
 #: Largest grid for which ``signs=None`` enumerates every bipartition (2^(l-1) - 1 rows).
 MAX_ALL_SIGNS_SITES = 12
@@ -42,6 +42,23 @@ def all_bipartitions(l: int) -> np.ndarray:
     return np.concatenate([np.ones((bits.shape[0], 1)), 1.0 - 2.0 * bits], axis=1)
 
 
+def interval_bipartitions(l: int) -> np.ndarray:
+    """Sign vectors ``+1`` on a run of consecutive sites ``a..b-1`` and ``-1`` elsewhere (proper runs only).
+
+    Each bipartition once (``s_0 = +1``): ``l (l - 1) / 2`` cuts instead of ``2^(l-1) - 1``; on a 1D grid the separating bipartitions of
+    the cutting-plane solver are mostly of this form.  Valid cuts on any grid (only tightness depends
+    on the geometry).
+    """
+    l = int(l)
+    a, b = np.triu_indices(l + 1, 1)                   # 0 <= a < b <= l
+    keep = (b - a) < l
+    a, b = a[keep], b[keep]
+    site = np.arange(l)
+    S = np.where((site[None, :] >= a[:, None]) & (site[None, :] < b[:, None]), 1.0, -1.0)
+    S *= S[:, :1]                                      # s and -s are one cut: keep s_0 = +1, drop repeats
+    return np.unique(S, axis=0)[::-1]
+
+
 @dataclass(eq=False)
 class KRepresentabilityCuts(Block):
     """Bipartition cuts ``s^T P s >= ((k mod 2) - k)/(k(k-1))``: the pair density is k-representable.
@@ -51,7 +68,8 @@ class KRepresentabilityCuts(Block):
     k : int
         Order of the cuts (``3 <= k <= N``, larger than the model's own ``k``).
     signs : array of shape (r, l) with entries +-1, optional
-        The bipartitions (default: all of them, for grids of at most :data:`MAX_ALL_SIGNS_SITES` sites).
+        The bipartitions (default: all of them, for grids of at most :data:`MAX_ALL_SIGNS_SITES` sites;
+        :func:`interval_bipartitions` for larger 1D grids).
     name : str
         Block name (labels: the row number ``r``).
     """
@@ -77,8 +95,8 @@ class KRepresentabilityCuts(Block):
         if self.signs is None:
             if l > MAX_ALL_SIGNS_SITES:
                 raise MMOTInputError(f"all {2 ** (l - 1) - 1} bipartitions of {l} sites are too many rows; pass "
-                                     f"signs=(r, {l}) array of +-1, or use mm.solve(problem, method='krep', "
-                                     f"cuts={K}) (cutting planes)")
+                                     f"signs=interval_bipartitions({l}) or another (r, {l}) array of +-1, or use "
+                                     f"mm.solve(problem, method='krep', cuts={K}) (cutting planes)")
         else:
             S = np.asarray(self.signs, dtype=float)
             if S.ndim != 2 or S.shape[1] != l or not np.all(np.abs(S) == 1.0):

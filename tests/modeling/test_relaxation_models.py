@@ -101,3 +101,20 @@ def test_cut_order_must_exceed_the_model_k_and_not_n(problems):
         m3.add(mm.KRepresentabilityCuts(k=3))
     with pytest.raises(mm.MMOTInputError, match="does not apply to formulation 'krep'"):
         m.add(mm.OccupationBounds([0, 1], 0.5))
+
+
+def test_interval_bipartitions_are_distinct_valid_cuts(problems):
+    from mmot_models.modeling import interval_bipartitions
+    from mmot_models.modeling.krep import all_bipartitions
+
+    S = interval_bipartitions(6)
+    assert S.shape == (15, 6) and np.all(S[:, 0] == 1) and len({tuple(r) for r in S.tolist()}) == 15
+    full = {tuple(r) for r in all_bipartitions(6).tolist()}
+    assert {tuple(r) for r in S.tolist()} <= full
+    prob = problems[3]
+    exact = mm.Model(prob).solve().value
+    m = mm.Model(prob, "krep", k=2)
+    m.add(mm.KRepresentabilityCuts(k=3, signs=S))
+    sol = m.solve()
+    base = mm.Model(prob, "krep", k=2).solve().value
+    assert base - AGREE_TOL <= sol.value <= exact + AGREE_TOL and sol.bound == mm.Bound.LOWER
