@@ -21,8 +21,8 @@ from .problem import (MASS_TOL, Marginal, MMOTProblem, as_points, box, from_dens
 from .moment_functions import Density, MCOTProblem, family_from_spec
 from .solution import Bound, Diagnostics, Solution, Status, Termination, Verdict
 from .solve import METHODS, available_methods, choose_method, solve
-from .modeling import (Model, MomentRows, OccupationBounds, TabulatedCost, UserRows, from_cost_tensor, from_pot,
-                       hats, to_dense_plan)
+from .modeling import (KRepresentabilityCuts, Model, MomentRows, OccupationBounds, TabulatedCost, UserRows,
+                       from_cost_tensor, from_pot, hats, to_dense_plan)
 
 from .studies.results import load_solution
 from .studies.sweeps import sweep
@@ -36,7 +36,7 @@ __all__ = [
     "CallablePairCost", "NaryCost", "cost_from_spec", "COST_NAMES", "load_problem", "save_problem",
     "problem_from_dict", "Solution", "Status", "Bound", "Termination", "Verdict", "Diagnostics", "solve", "METHODS", "available_methods", "choose_method",
     "MCOTProblem", "Density", "family_from_spec",
-    "Model", "MomentRows", "OccupationBounds", "UserRows", "TabulatedCost", "from_pot", "from_cost_tensor",
+    "Model", "MomentRows", "OccupationBounds", "UserRows", "KRepresentabilityCuts", "TabulatedCost", "from_pot", "from_cost_tensor",
     "to_dense_plan", "hats", "sweep", "verify", "Verification", "load_solution",
     "MMOTInputError", "ProblemTooLargeError", "InfeasibleProblemError", "MethodNotAvailableError", "__version__",
 ]

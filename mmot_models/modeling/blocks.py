@@ -7,7 +7,12 @@ A block turns the model's columns into rows ``lower <= A x <= upper`` with a lab
 * :class:`MomentRows` -- ``E_plan[phi_j(x_k)] = E_{mu_k}[phi_j]`` for a test-function family
   (:mod:`mmot_models.moment_functions`, e.g. ``"hats:20"``);
 * :class:`OccupationBounds` -- an upper bound on the plan mass of configurations with at least
-  ``count`` of the N points in a site set (e.g. "two electrons in this region").
+  ``count`` of the N points in a site set (e.g. "two electrons in this region");
+* :class:`~mmot_models.modeling.krep.KRepresentabilityCuts` -- bipartition cuts on the pair
+  density of a ``formulation="krep"`` model (in :mod:`mmot_models.modeling.krep`).
+
+Which block applies to which formulation is ``Block.formulations``; :meth:`Block.check` names the
+formulations that would work.
 
 Every block is built with numpy index arithmetic: no Python loop over columns.
 """
@@ -56,7 +61,7 @@ class Block:
 
     name: str = "block"
     #: formulations the block applies to
-    formulations: tuple[str, ...] = ("primal", "symmetric")
+    formulations: tuple[str, ...] = ("primal", "symmetric", "krep", "moments")
 
     def check(self, model: "Model") -> None:
         """Raise :class:`MMOTInputError` if the block does not apply to ``model``."""
@@ -126,7 +131,8 @@ class MomentRows(Block):
     Notes
     -----
     With the marginal rows present these rows are implied (a consistency check that every
-    backend must respect); they matter once a model drops or relaxes marginal rows.
+    backend must respect); they are the constraints of ``formulation="moments"`` (no marginal
+    rows: moment-constrained OT on the grid configurations, a lower bound).
     """
 
     functions: TestFamily | str
@@ -135,10 +141,10 @@ class MomentRows(Block):
 
     def check(self, model: "Model") -> None:
         super().check(model)
-        if model.formulation == "symmetric" and self.marginals is not None:
+        if model.multiset_columns and self.marginals is not None:
             raise MMOTInputError(
-                "the symmetric formulation has one shared marginal: use MomentRows(..., marginals=None) "
-                "or formulation='primal' for per-marginal moment rows")
+                f"the {model.formulation} formulation has one shared marginal: use MomentRows(..., marginals=None) "
+                "or formulation='primal' (or 'moments') for per-marginal moment rows")
         if self.marginals is not None:
             bad = [k for k in self.marginals if not (0 <= int(k) < model.problem.n_marginals)]
             if bad:
@@ -156,15 +162,15 @@ class MomentRows(Block):
         prob = model.problem
         mats, rhs, labels = [], [], []
         ks = range(prob.n_marginals) if self.marginals is None else [int(k) for k in self.marginals]
-        if model.formulation == "symmetric":
+        if model.multiset_columns:
             ks = [0]
         for k in ks:
             fam = self._family(model, k)
             phi = fam.evaluate_sparse(prob.marginals[k].points).tocsc()   # (l_k, J)
             target = moments_of(fam, prob.marginals[k])
-            if model.formulation == "symmetric":
-                # E_sym[phi(x_1)] = (1/N) sum_s n_s(m) phi(x_s):  Phi^T Occ / N
-                block = (phi.T @ model.occupation) / prob.n_marginals
+            if model.multiset_columns:
+                # E_sym[phi(x_1)] = (1/N) sum_s n_s(m) phi(x_s):  Phi^T Occ / N  (k bodies for krep)
+                block = (phi.T @ model.occupation) / model.bodies
                 labels += list(range(phi.shape[1]))
             else:
                 sel = sp.csr_matrix((np.ones(model.n_cols), (model.columns[:, k], np.arange(model.n_cols))),
@@ -196,6 +202,8 @@ class OccupationBounds(Block):
     upper: float
     count: int = 2
     name: str = "occupation"
+    #: a count among the k points of a k-body plan is no count among N points: not on ``krep``
+    formulations: tuple[str, ...] = ("primal", "symmetric", "moments")
 
     def check(self, model: "Model") -> None:
         super().check(model)

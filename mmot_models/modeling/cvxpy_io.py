@@ -88,7 +88,6 @@ def solve_cvxpy(model: "Model", cm: CvxpyModel, *, solver: str | None = None, ti
     import cvxpy as cp
 
     from ..backends.cvxpy import map_status
-    from .model import assemble_solution
 
     if cm.model is not model:
         raise MMOTInputError("this cvxpy model was not built by this Model's to_cvxpy(); call m.to_cvxpy() first")
@@ -127,5 +126,5 @@ def solve_cvxpy(model: "Model", cm: CvxpyModel, *, solver: str | None = None, ti
             break
     res = LPResult(status=status, x=xv, row_dual=y, col_dual=None, objective=float("nan"), iterations=None,
                    solver_time_s=elapsed, backend=f"cvxpy/{solver.lower()}", message=msg)
-    return assemble_solution(model, lp, res, t0=t0,
+    return model.assemble(lp, res, t0=t0,
                              col_upper=np.minimum(lp.col_upper, model.implied_col_upper()))

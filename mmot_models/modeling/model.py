@@ -1,4 +1,4 @@
-"""The model object: a base transport LP (primal or symmetric) plus named row blocks, solvable anywhere.
+"""The model object: a base transport LP (primal, symmetric, krep, moments) plus named row blocks, solvable anywhere.
 
 ::
 
@@ -26,19 +26,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import MMOTInputError
-from ..formulations.kantorovich import KantorovichPrimal
 from ..formulations.standard_lp import LPResult, StandardLP
-from ..formulations.symmetric import SymmetricPrimal, plan_fields
+from ..formulations.symmetric import plan_fields
 from ..problem import MMOTProblem
 from ..solution import Solution, Status, marginal_errors
 from ..solution import assemble_solution as _assemble
 from .blocks import Block, RowBlock, UserRows
-from .certify import CERT_REL_TOL, certify, implied_column_upper
+from .certify import CERT_REL_TOL, certify
 from .expr import Constraint, LinearExpr
+from .formulations import FORMULATIONS, build_base, implied_upper
+from .solve_options import validate_model_options
 
 __all__ = ["Model", "PlanVariable", "BlockInfo", "assemble_solution", "FORMULATIONS", "BACKENDS"]
 
-FORMULATIONS = ("primal", "symmetric")
 BACKENDS = ("highs", "pyomo", "cvxpy")
 #: Largest N for which a non-symmetric f is averaged over all N! orderings in the symmetric formulation.
 MAX_PERMUTE_N = 6
@@ -67,7 +67,8 @@ class PlanVariable:
     def points(self) -> np.ndarray:
         """Configurations of the columns as points, shape ``(n_cols, N, d)``."""
         m = self._m
-        return np.stack([m.problem.marginals[k].points[m.columns[:, k]] for k in range(m.columns.shape[1])], axis=1)
+        marg = [m.problem.marginals[0 if m.multiset_columns else k] for k in range(m.columns.shape[1])]
+        return np.stack([marg[k].points[m.columns[:, k]] for k in range(m.columns.shape[1])], axis=1)
 
     def _expr(self, coef: np.ndarray, constant: float = 0.0) -> LinearExpr:
         return LinearExpr(coef, constant, self._m.token)
@@ -87,7 +88,7 @@ class PlanVariable:
         m = self._m
         if callable(f):
             pts = self.points()
-            if m.formulation == "symmetric" and not symmetric:
+            if m.multiset_columns and not symmetric:
                 N = pts.shape[1]
                 if N > MAX_PERMUTE_N:
                     raise MMOTInputError(
@@ -114,14 +115,14 @@ class PlanVariable:
         return v
 
     def marginal_expectation(self, g: Callable[[np.ndarray], np.ndarray], k: int = 0) -> LinearExpr:
-        """``E_plan[g(x_k)]`` for ``g`` on ``(l, d)`` points (symmetric formulation: any ``k`` is the same)."""
+        """``E_plan[g(x_k)]`` for ``g`` on ``(l, d)`` points (multiset columns: any ``k`` is the same)."""
         m = self._m
         pts = m.problem.marginals[k].points
         gv = np.asarray(g(pts), dtype=float).reshape(-1)
         if gv.shape != (pts.shape[0],):
             raise MMOTInputError(f"g(points) must return one value per site ({pts.shape[0]}), got {gv.shape}")
-        if m.formulation == "symmetric":
-            return self._expr(np.asarray(m.occupation.T @ gv).reshape(-1) / m.problem.n_marginals)
+        if m.multiset_columns:
+            return self._expr(np.asarray(m.occupation.T @ gv).reshape(-1) / m.bodies)
         return self._expr(gv[m.columns[:, k]])
 
     def mass(self) -> LinearExpr:
@@ -134,9 +135,9 @@ class PlanVariable:
         t = np.asarray(t, dtype=np.int64).reshape(-1)
         if t.size != m.columns.shape[1]:
             raise MMOTInputError(f"a plan index has {m.columns.shape[1]} entries, got {t.size}")
-        if m.formulation == "symmetric":
+        if m.multiset_columns:
             t = np.sort(t)
-        sizes = m.problem.sizes
+        sizes = m.problem.sizes[:1] * t.size if m.multiset_columns else m.problem.sizes
         if np.any(t < 0) or np.any(t >= np.asarray(sizes)):
             raise MMOTInputError(f"plan index {tuple(t.tolist())} is outside the supports {sizes}")
         if self._keys is None:
@@ -169,31 +170,34 @@ class Model:
     problem : MMOTProblem
         The data (see :func:`~mmot_models.modeling.from_pot` and
         :func:`~mmot_models.modeling.from_cost_tensor` for POT-style data).
-    formulation : {"symmetric", "primal"}
+    formulation : {"symmetric", "primal", "krep", "moments"}
         ``"primal"``: one column per index tuple (:class:`~mmot_models.formulations.kantorovich.KantorovichPrimal`),
         marginal rows labelled ``(k, i)``.  ``"symmetric"``: one column per multiset
         (:class:`~mmot_models.formulations.symmetric.SymmetricPrimal`; equal marginals, symmetric
-        cost), marginal rows labelled by site ``i``.
+        cost), marginal rows labelled by site ``i``.  ``"krep"``: the k-representability LP of a
+        k-body plan (:class:`~mmot_models.formulations.krep.KRepresentability`; lower bound for
+        ``k < N``, upper for ``k > N``).  ``"moments"``: the primal tuples with a mass row only,
+        constrained by the blocks added (a lower bound).  See :mod:`mmot_models.modeling.formulations`.
+    k : int, optional
+        Bodies of the representing plan (``formulation="krep"`` only, ``k >= 2``).
     memory_limit_bytes : int, optional
         Passed to the formulation's size check.
     """
 
-    def __init__(self, problem: MMOTProblem, formulation: str = "symmetric", *,
+    def __init__(self, problem: MMOTProblem, formulation: str = "symmetric", *, k: int | None = None,
                  memory_limit_bytes: int | None = None) -> None:
         if not isinstance(problem, MMOTProblem):
             raise MMOTInputError(f"Model needs an MMOTProblem, got {type(problem).__name__}; "
                                  "see mm.from_pot / mm.from_cost_tensor for weight arrays and cost matrices")
-        if formulation not in FORMULATIONS:
-            raise MMOTInputError(f"unknown formulation {formulation!r}; choose one of {', '.join(FORMULATIONS)}")
-        if formulation == "symmetric" and not problem.is_symmetric:
-            raise MMOTInputError("formulation='symmetric' needs N identical marginals and a symmetric cost; "
-                                 "use formulation='primal' for this problem")
+        base = build_base(problem, formulation, k, memory_limit_bytes)
         self.problem = problem
         self.formulation = formulation
+        #: bodies of the k-body plan (``formulation="krep"``), else ``None``
+        self.k: int | None = base.k
         self.token = next(_tokens)
-        builder = KantorovichPrimal() if formulation == "primal" else SymmetricPrimal()
-        self.base: StandardLP = builder.build(problem, memory_limit_bytes=memory_limit_bytes)
-        self.columns: np.ndarray = self.base.meta["tuples" if formulation == "primal" else "multisets"]
+        self.base: StandardLP = base.lp
+        self.columns: np.ndarray = base.columns
+        self._base_info = base
         self._blocks: "OrderedDict[str, Block]" = OrderedDict()
         self._user: UserRows | None = None
         self._extra_cost: LinearExpr | None = None
@@ -207,16 +211,25 @@ class Model:
         return self.base.n_cols
 
     @property
+    def multiset_columns(self) -> bool:
+        """Columns are sorted multisets of sites (``"symmetric"``, ``"krep"``), not ordered tuples."""
+        return self._base_info.multiset
+
+    @property
+    def bodies(self) -> int:
+        """Points per column: N, or k for ``formulation="krep"``."""
+        return self._base_info.bodies
+
+    @property
     def occupation(self) -> sp.csc_matrix:
-        """Symmetric formulation: the ``(l, M)`` occupation-number matrix (the marginal rows)."""
-        if self.formulation != "symmetric":
-            raise MMOTInputError("occupation numbers exist for formulation='symmetric' only")
+        """Multiset columns: the ``(l, M)`` occupation-number matrix (the marginal rows)."""
+        if not self.multiset_columns:
+            raise MMOTInputError("occupation numbers exist for formulation='symmetric' or 'krep' only")
         return self.base.A
 
     def marginal_labels(self) -> list[Hashable]:
-        if self.formulation == "symmetric":
-            return list(range(self.problem.sizes[0]))
-        return [(k, i) for k, l in enumerate(self.problem.sizes) for i in range(l)]
+        """Labels of the base rows (the ``"marginal"`` block; the ``"mass"`` block of ``"moments"``)."""
+        return list(self._base_info.labels)
 
     def _changed(self) -> None:
         self._lp = None
@@ -229,7 +242,8 @@ class Model:
                                  f"got {type(block).__name__}; use add_constraint for a single comparison")
         block.check(self)
         name = block.name
-        if not isinstance(name, str) or not name.isidentifier() or name in ("marginal", "plan", "obj", "dual", "T"):
+        if not isinstance(name, str) or not name.isidentifier() or name in ("marginal", "mass", "plan", "obj", "dual",
+                                                                              "T"):
             raise MMOTInputError(f"block name {name!r} is reserved or not an identifier; pass name='...'")
         if name in self._blocks:
             raise MMOTInputError(f"the model has a block named {name!r} already; give the new one another name")
@@ -270,10 +284,11 @@ class Model:
 
     @property
     def blocks(self) -> "OrderedDict[str, BlockInfo]":
-        """Row blocks in order: ``name -> BlockInfo(rows=slice, labels, block)``; ``"marginal"`` first."""
+        """Row blocks in order: ``name -> BlockInfo(rows=slice, labels, block)``; the base block first
+        (``"marginal"``; ``"mass"`` for ``formulation="moments"``)."""
         out: "OrderedDict[str, BlockInfo]" = OrderedDict()
         r = self.base.n_rows
-        out["marginal"] = BlockInfo(slice(0, r), self.marginal_labels(), None)
+        out[self._base_info.block_name] = BlockInfo(slice(0, r), self.marginal_labels(), None)
         for name, rb in self._built_blocks():
             out[name] = BlockInfo(slice(r, r + rb.n_rows), rb.labels, self._blocks[name])
             r += rb.n_rows
@@ -309,8 +324,8 @@ class Model:
         return self._lp
 
     def implied_col_upper(self) -> np.ndarray:
-        """Finite upper bounds of the plan columns implied by the marginal rows (for the certificate)."""
-        return implied_column_upper(self.formulation, self.columns, [m.weights for m in self.problem.marginals])
+        """Finite upper bounds of the plan columns implied by the base rows (for the certificate)."""
+        return implied_upper(self)
 
     # ------------------------------------------------------------------ export
     def write(self, path: str) -> None:
@@ -342,44 +357,66 @@ class Model:
         return to_cvxpy(self)
 
     # ------------------------------------------------------------------ solve
-    def solve(self, backend: str = "highs", *, time_limit: float | None = None, verbose: bool = False,
-              solver: str | None = None, **options: Any) -> Solution:
+    def solve(self, backend: str = "highs", **options: Any) -> Solution:
         """Solve on ``backend`` and return a certified :class:`~mmot_models.Solution`.
 
-        ``solver`` picks the Pyomo solver (default ``"appsi_highs"``) or the cvxpy solver (default
-        ``"HIGHS"`` when cvxpy has it, else ``"CLARABEL"``); ``options`` go to the solver
-        (HiGHS option names for ``"highs"``).
+        Parameters
+        ----------
+        backend : {"highs", "pyomo", "cvxpy"}
+        **options
+            Declared in :data:`~mmot_models.modeling.solve_options.MODEL_OPTIONS` and checked
+            (a misspelt name is an :class:`MMOTInputError` with a suggestion): ``time_limit``,
+            ``threads`` (highs), ``verbose``, ``solver`` (the Pyomo solver, default
+            ``"appsi_highs"``, or the cvxpy solver, default ``"HIGHS"`` when cvxpy has it, else
+            ``"CLARABEL"``) and ``solver_options`` (the solver's own options; HiGHS names are checked).
+
+        Returns
+        -------
+        Solution
+            Certified on the model's own LP; for ``"krep"`` (k != N) and ``"moments"`` ``bound``
+            says how the value bounds the MMOT optimum (:mod:`mmot_models.modeling.formulations`).
         """
+        kw = validate_model_options(backend, options)
         if backend == "highs":
-            if solver is not None:
-                raise MMOTInputError("backend='highs' takes no solver=; use backend='pyomo' or 'cvxpy' to pick one")
             from ..backends.highs import solve_lp
             t0 = time.perf_counter()
             lp = self.to_standard_lp()
-            res = solve_lp(lp, time_limit=time_limit, verbose=verbose, options=options or None)
-            return assemble_solution(self, lp, res, t0=t0, col_upper=np.minimum(lp.col_upper, self.implied_col_upper()))
+            res = solve_lp(lp, time_limit=kw["time_limit"], threads=kw["threads"], verbose=kw["verbose"],
+                           options=kw["solver_options"] or None)
+            return self.assemble(lp, res, t0=t0, col_upper=np.minimum(lp.col_upper, self.implied_col_upper()))
         if backend == "pyomo":
-            return self.solve_pyomo(self.to_pyomo(), solver=solver or "appsi_highs", time_limit=time_limit,
-                                    verbose=verbose, **options)
-        if backend == "cvxpy":
-            return self.solve_cvxpy(self.to_cvxpy(), solver=solver, time_limit=time_limit, verbose=verbose, **options)
-        raise MMOTInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+            from .pyomo_io import solve_pyomo
+            return solve_pyomo(self, self.to_pyomo(), solver=kw["solver"] or "appsi_highs",
+                               time_limit=kw["time_limit"], verbose=kw["verbose"], options=kw["solver_options"])
+        from .cvxpy_io import solve_cvxpy
+        return solve_cvxpy(self, self.to_cvxpy(), solver=kw["solver"], time_limit=kw["time_limit"],
+                           verbose=kw["verbose"], options=kw["solver_options"])
 
-    def solve_pyomo(self, pm, *, solver: str = "appsi_highs", time_limit: float | None = None,
-                    verbose: bool = False, **options: Any) -> Solution:
+    def solve_pyomo(self, pm, **options: Any) -> Solution:
         """Solve a Pyomo model from :meth:`to_pyomo` -- possibly extended by the user -- and certify it.
 
         Every active constraint counts, including ones added to ``pm`` (their rows come from
-        Pyomo's ``generate_standard_repn``) and variables added to ``pm``.
+        Pyomo's ``generate_standard_repn``) and variables added to ``pm``.  ``options`` as in
+        :meth:`solve` with ``backend="pyomo"``.
         """
         from .pyomo_io import solve_pyomo
-        return solve_pyomo(self, pm, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
+        kw = validate_model_options("pyomo", options)
+        return solve_pyomo(self, pm, solver=kw["solver"] or "appsi_highs", time_limit=kw["time_limit"],
+                           verbose=kw["verbose"], options=kw["solver_options"])
 
-    def solve_cvxpy(self, cm, *, solver: str | None = None, time_limit: float | None = None,
-                    verbose: bool = False, **options: Any) -> Solution:
-        """Solve a :meth:`to_cvxpy` model and certify it."""
+    def solve_cvxpy(self, cm, **options: Any) -> Solution:
+        """Solve a :meth:`to_cvxpy` model and certify it (``options`` as in :meth:`solve` with ``backend="cvxpy"``)."""
         from .cvxpy_io import solve_cvxpy
-        return solve_cvxpy(self, cm, solver=solver, time_limit=time_limit, verbose=verbose, options=options)
+        kw = validate_model_options("cvxpy", options)
+        return solve_cvxpy(self, cm, solver=kw["solver"], time_limit=kw["time_limit"], verbose=kw["verbose"],
+                           options=kw["solver_options"])
+
+    def assemble(self, lp: StandardLP, res: LPResult, *, t0: float, **kwargs: Any) -> Solution:
+        """Certify a backend's answer on ``lp`` and make the :class:`~mmot_models.Solution`
+        (:func:`assemble_solution`, then the bound direction of a relaxation:
+        :func:`~mmot_models.modeling.formulations.assemble`)."""
+        from .formulations import assemble
+        return assemble(self, lp, res, t0=t0, **kwargs)
 
     def __repr__(self) -> str:
         return (f"Model({self.formulation}, {self.n_cols:,} columns, blocks="

@@ -4,7 +4,8 @@
 
 * ``pm.T``: the columns as Python tuples (index tuples, or sorted multisets for ``"symmetric"``);
 * ``pm.plan[t]``: the plan variables (non-negative);
-* ``pm.marginal[k, i]`` (primal) / ``pm.marginal[i]`` (symmetric): the marginal rows;
+* ``pm.marginal[k, i]`` (primal) / ``pm.marginal[i]`` (symmetric, krep): the marginal rows
+  (``pm.mass[0]``: the mass row of ``"moments"``);
 * one indexed constraint per block, named like the block (``pm.user[name]``, ``pm.moment[k, j]``,
   ``pm.occupation[0]``), over the index set ``pm.<block>_index``;
 * ``pm.obj`` and the import suffix ``pm.dual``.
@@ -141,8 +142,6 @@ def solve_pyomo(model: "Model", pm, *, solver: str = "appsi_highs", time_limit: 
     import pyomo.environ as pyo
     from pyomo.repn import generate_standard_repn
 
-    from .model import assemble_solution
-
     link: _Link | None = getattr(pm, "_mmot_link", None)
     if link is None or link.model is not model:
         raise MMOTInputError("this Pyomo model was not built by this Model's to_pyomo(); call m.to_pyomo() first")
@@ -229,8 +228,9 @@ def solve_pyomo(model: "Model", pm, *, solver: str = "appsi_highs", time_limit: 
     x = np.asarray(vals, dtype=float) if all(v is not None for v in vals) else None
     duals = [pm.dual.get(con) for con in cons]
     y = np.asarray(duals, dtype=float) if all(d is not None for d in duals) else None
-    # the implied plan bounds need every marginal row active and plan columns >= 0
-    marg = link.model.blocks["marginal"].rows
+    # the implied plan bounds need every base row active (marginal rows; the mass row of "moments")
+    # and plan columns >= 0
+    marg = next(iter(link.model.blocks.values())).rows
     marginal_active = set(range(marg.start, marg.stop)) <= set(base_rows)
     col_upper = xu.copy()
     if marginal_active and np.all(xl[:n] >= 0):
@@ -244,7 +244,7 @@ def solve_pyomo(model: "Model", pm, *, solver: str = "appsi_highs", time_limit: 
                       objective=math.nan, iterations=None, solver_time_s=elapsed, backend=f"pyomo/{solver}",
                       message=term, log=str(res))
     aligned = base_rows == list(range(lp.n_rows))
-    sol = assemble_solution(link.model, full, result, t0=t0, col_upper=col_upper, row_name=row_name,
+    sol = link.model.assemble(full, result, t0=t0, col_upper=col_upper, row_name=row_name,
                             rows_aligned=aligned,
                             info={"pyomo_rows_added": len(ex_cons), "pyomo_rows_deactivated": lp.n_rows - nb})
     return sol

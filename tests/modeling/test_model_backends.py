@@ -37,6 +37,7 @@ def test_backends_agree_with_reference(problems, N, formulation):
     ref_row = dense_reference(prob, [(close_pairs_scalar, t, math.inf)])
     assert ref_row > ref_free + 1e-4, "the user row must bind for the test to mean anything"
     for with_row, ref in ((False, ref_free), (True, ref_row)):
+        values = []
         for backend in BACKENDS:
             m = mm.Model(prob, formulation=formulation)
             if with_row:
@@ -46,6 +47,41 @@ def test_backends_agree_with_reference(problems, N, formulation):
             assert sol.gap <= CERT_REL_TOL * max(1.0, abs(sol.value))
             assert sol.lower_bound <= ref + AGREE_TOL and sol.upper_bound >= ref - AGREE_TOL
             assert abs(sol.value - ref) <= AGREE_TOL, (backend, with_row, sol.value, ref)
+            values.append(sol.value)
+        assert max(values) - min(values) <= AGREE_TOL, values
+
+
+@pytest.mark.parametrize("N", [2, 3, 4])
+@pytest.mark.parametrize("with_row", [False, True])
+def test_issue_snippet_krep_cuts_moments_on_every_backend(problems, N, with_row, tmp_path):
+    """The issue's snippet in this package's naming: a k = 2 pair-density model, order-3
+    k-representability cuts (N >= 3), hat moment rows and a user row, on the three backends:
+    closed brackets of the model's LP, agreement to 1e-7, and a certified lower bound of the
+    exact value with the same user row (the row is a pair-density functional)."""
+    prob = problems[N]
+    t = _threshold(prob)
+    exact = dense_reference(prob, [(close_pairs_scalar, t, math.inf)] if with_row else [])
+    sols = []
+    for backend in BACKENDS:
+        m = mm.Model(prob, formulation="krep", k=2)
+        if N >= 3:
+            m.add(mm.KRepresentabilityCuts(k=3))
+        m.add(mm.MomentRows(mm.hats(4)))
+        if with_row:
+            m.add_constraint(m.plan.expectation(close_pairs, symmetric=True) >= t, name="close")
+        sol = m.solve(backend=backend)
+        if backend == "highs":
+            m.write(str(tmp_path / "model.mps"))
+            assert "krep_cuts" in (tmp_path / "model.mps").read_text() or N == 2
+        assert sol.status == mm.Status.OPTIMAL, (backend, sol.message)
+        assert sol.info["lp_upper"] - sol.info["lp_lower"] <= CERT_REL_TOL * max(1.0, abs(sol.value))
+        assert sol.bound == (mm.Bound.EXACT if N == 2 else mm.Bound.LOWER)
+        assert sol.lower_bound <= exact + AGREE_TOL
+        if N == 2:
+            assert abs(sol.value - exact) <= AGREE_TOL
+        sols.append(sol)
+    values = [s.value for s in sols]
+    assert max(values) - min(values) <= AGREE_TOL, values
 
 
 def test_n2_without_rows_matches_emd2(problems):
