@@ -46,6 +46,7 @@ from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
+from .pricing_mincut import MinCutPricer
 from .pricing_ordered import OrderedPricer
 from .symmetric import EXPAND_OPTION
 
@@ -80,9 +81,10 @@ def _colgen_schema() -> OptionSchema:
         Option("columns_per_round", "int", None, "most negative columns added per round (default max(2 l, 100))",
                low=1),
         Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound ('bnb'; 'ordered': "
-               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), or 'heuristic' "
-               "(local search; certifies only through a final exact check when certify)",
-               choices=("auto", "enumerate", "bnb", "ordered", "heuristic")),
+               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), 'mincut' (1D pair costs: one "
+               "minimum cut, exact for costs convex in the distance such as Coulomb, else a lower bound), or "
+               "'heuristic' (local search; certifies only through a final exact check when certify)",
+               choices=("auto", "enumerate", "bnb", "ordered", "mincut", "heuristic")),
         Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
                "rounds (default 1 for N <= 6, else 10)", low=1),
         Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
@@ -174,8 +176,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     """
     if backend != "highs":
         raise MMOTInputError(f"column generation runs on the 'highs' backend (warm starts), not {backend!r}")
-    if pricing not in ("auto", "enumerate", "bnb", "ordered", "heuristic"):
-        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered or heuristic")
+    if pricing not in ("auto", "enumerate", "bnb", "ordered", "mincut", "heuristic"):
+        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered, mincut or heuristic")
     if not (tol > 0):
         raise MMOTInputError(f"tol must be positive, got {tol}")
     require_symmetric(problem)
@@ -190,13 +192,24 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
     M_total = multiset_count(l, N, distinct)
     _check_colgen_fits(l, N, memory_limit_bytes)
-    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered") else (
+    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered", "mincut") else (
         "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else
         ("ordered" if problem.dim == 1 and N >= 4 else "bnb"))
-    if exact_kind in ("bnb", "ordered") and C is None:
-        raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
-    if exact_kind == "ordered" and problem.dim != 1:
-        raise MMOTInputError(f"pricing='ordered' needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    if exact_kind in ("bnb", "ordered", "mincut") and C is None:
+        raise MMOTInputError(f"pricing={exact_kind!r} needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if exact_kind in ("ordered", "mincut") and problem.dim != 1:
+        raise MMOTInputError(f"pricing={exact_kind!r} needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    # issue 15: on a line, one minimum cut prices exactly when every pair cost is convex in the distance
+    # (Coulomb); otherwise its bound (convex minorants) backs up the ordered branch and bound
+    mincut = None
+    if exact_kind in ("ordered", "mincut"):
+        try:
+            mincut = MinCutPricer(C, problem.marginals[0].points[:, 0], N, distinct)
+        except (MemoryError, ValueError) as exc:
+            if exact_kind == "mincut":
+                raise MMOTInputError(f"pricing='mincut' cannot build its graph: {exc}") from None
+        if pricing == "auto" and mincut is not None and mincut.exact_relaxation:
+            exact_kind = "mincut"
     # issue 15: sorted-site branch and bound with chain-DP bounds (hulls built once, reused every round)
     ordered = OrderedPricer(C, problem.marginals[0].points[:, 0], N, distinct) if exact_kind == "ordered" else None
     if C is None and M_total > NARY_ENUMERATE_MAX:
@@ -204,7 +217,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             f"N-ary costs are priced by enumerating all {format_count(M_total)} multisets every round (limit "
             f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
     use_heuristic = C is not None and (pricing == "heuristic" or (
-        pricing == "auto" and exact_kind in ("bnb", "ordered")))
+        pricing == "auto" and exact_kind in ("bnb", "ordered", "mincut")))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
     budget = float(node_budget) if node_budget is not None else (
@@ -281,6 +294,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 slack = 0.25 * tol * max(1.0, abs(upper))
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C, deadline=deadline)
+                elif exact_kind == "mincut":
+                    ex = mincut.price(u, C=C, support=ms[x > 1e-14], deadline=deadline)
                 else:
                     if ordered is not None:
                         ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
@@ -288,10 +303,15 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     else:
                         ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
                                        deadline=deadline)
-                    if not ex.exact:  # budget exhausted: also try the convex relaxation bound
+                    if not ex.exact:  # budget exhausted: also try the convex relaxation bounds
                         qp = price_qp_bound(C, u, N, distinct, deadline=deadline)
                         if qp.lower > ex.lower:
                             ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, ex.method + "+qp")
+                        if mincut is not None:
+                            mc = mincut.price(u, C=C, support=ms[x > 1e-14], deadline=deadline)
+                            if mc.lower > ex.lower:
+                                ex = PricingResult(mc.lower, False, ex.multisets, ex.rcs, ex.nodes,
+                                                   ex.method + "+mincut")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
                 lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
@@ -329,7 +349,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
-                if run_exact and not ex.exact and budget < MAX_NODE_BUDGET:
+                if run_exact and not ex.exact and exact_kind != "mincut" and budget < MAX_NODE_BUDGET:
                     # stalled: nothing improving found, bound not exact -> search harder next round
                     budget *= 10.0
                     effort = min(effort * 4, 16)
