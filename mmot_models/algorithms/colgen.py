@@ -58,6 +58,9 @@ DEFAULT_TOL = 1e-9
 ENUMERATE_PRICING_MAX = 3_000_000
 #: Largest multiset count priced by enumeration for N-ary costs (no branch and bound for them).
 NARY_ENUMERATE_MAX = 200_000_000
+#: ``pricing="auto"`` prices by one minimum cut from this N on (1D, costs convex in the distance); below it
+#: the ordered branch and bound is faster and its bound carries no a-priori rounding charge of the graph.
+MINCUT_MIN_N = 8
 #: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
 MAX_NODE_BUDGET = 1e12
 #: Bytes per entry of the ``K x N`` initial tuple arrays (``K <= N l + 2``): positions, ranks, indices,
@@ -208,7 +211,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         except (MemoryError, ValueError) as exc:
             if exact_kind == "mincut":
                 raise MMOTInputError(f"pricing='mincut' cannot build its graph: {exc}") from None
-        if pricing == "auto" and mincut is not None and mincut.exact_relaxation:
+        if pricing == "auto" and mincut is not None and mincut.exact_relaxation and N >= MINCUT_MIN_N:
             exact_kind = "mincut"
     # issue 15: sorted-site branch and bound with chain-DP bounds (hulls built once, reused every round)
     ordered = OrderedPricer(C, problem.marginals[0].points[:, 0], N, distinct) if exact_kind == "ordered" else None
