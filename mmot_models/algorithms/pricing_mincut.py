@@ -91,7 +91,7 @@ class MinCutPricer:
         Every pair cost equals its convex minorant (up to ``1e-12`` relative): the bound is then
         the minimum itself up to the certified rounding charge.
     n_edges : int
-        Edges of the cut graph.
+        Edges of the cut graph (0 until the first :meth:`price` call builds it).
     """
 
     def __init__(self, C: np.ndarray, x: np.ndarray, N: int, distinct: bool) -> None:
@@ -141,7 +141,21 @@ class MinCutPricer:
         self.exact_relaxation = bool(worst <= 1e-12 * max(1.0, scale))
         self._pos_excess = pos_excess
         self._line_mag = line_mag
-        # ---- graph pattern (independent of the duals)
+        self._built = False
+        self.n_edges = 0
+        # pair edges the graph will hold (refused above MINCUT_MAX_EDGES before anything is allocated)
+        n_pair = 0
+        for a in range(N):
+            for b in range(a + 1, N):
+                W = self._W[(b - a) if distinct else 0]
+                n_pair += int(np.count_nonzero(W[:min(self.hi[a], l - 1), self.lo[b]:] > 0))
+        if n_pair > MINCUT_MAX_EDGES:
+            raise MemoryError(f"minimum-cut graph would hold {n_pair} pair edges (limit {MINCUT_MAX_EDGES})")
+        self.n_pair_edges = n_pair
+
+    def _build(self) -> None:
+        """Graph pattern (independent of the duals), built on the first :meth:`price` call."""
+        l, N, distinct, off = self.l, self.N, self.distinct, self.off
         n = 2 + N * (l - 1)
         self.n_nodes = n
         S, T = 0, 1
@@ -216,7 +230,7 @@ class MinCutPricer:
         self._indptr = np.searchsorted(self._rows, np.arange(n + 1)).astype(np.int32)
         self._indices = self._cols.astype(np.int32)
         self.n_edges = int(m)
-        self._sum_pair = float(base.sum())
+        self._built = True
 
     # ------------------------------------------------------------------ energy helpers
     def unaries(self, us: np.ndarray) -> np.ndarray:
@@ -251,6 +265,8 @@ class MinCutPricer:
         certified rounding charge).  ``C`` (original order) evaluates the returned column's true
         reduced cost; ``support`` (original site ids, rows) seeds the first level's scale.
         """
+        if not self._built:
+            self._build()
         N, l = self.N, self.l
         us = np.asarray(u, dtype=float)[self.perm]
         U = self.unaries(us)
