@@ -22,9 +22,11 @@ is exactly feasible in any dimension and site order, so the master is feasible f
 
 Pricing (:mod:`mmot_models.algorithms.pricing`): a heuristic local search over multisets proposes
 negative columns cheaply; an exact pricer certifies -- chunked enumeration for small counts and
-N-ary costs, for pair costs on a line the sorted-site branch and bound with chain-DP bounds
-(:mod:`mmot_models.algorithms.pricing_ordered`), otherwise the generic branch and bound (both with a
-node budget, returning a valid lower bound on ``r*`` when the budget is exhausted).
+N-ary costs; for pair costs on a line one minimum cut when the cost is convex in the distance
+(Coulomb) and N >= 8 (:mod:`mmot_models.algorithms.pricing_mincut`: exact, polynomial), else the
+sorted-site branch and bound with chain-DP bounds (:mod:`mmot_models.algorithms.pricing_ordered`);
+otherwise the generic branch and bound (both branch and bounds with a node budget, returning a
+valid lower bound on ``r*`` when the budget is exhausted).
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ from .pricing_mincut import MinCutPricer
 from .pricing_ordered import OrderedPricer
 from .symmetric import EXPAND_OPTION
 
-__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
+__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "MINCUT_MIN_N", "COLGEN_OPTIONS"]
 
 #: Default relative gap ``(U - L) / |U|`` at which the run is certified optimal.
 DEFAULT_TOL = 1e-9
@@ -148,10 +150,13 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Round limit.
     columns_per_round : int, optional
         Most negative columns added per round (default ``max(2 l, 100)``).
-    pricing : {"auto", "enumerate", "bnb", "ordered", "heuristic"}
+    pricing : {"auto", "enumerate", "bnb", "ordered", "mincut", "heuristic"}
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
-        N-ary costs, otherwise ``"ordered"`` for sites on a line and N >= 4 -- sorted-site branch and
-        bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- else ``"bnb"``).
+        N-ary costs; otherwise, for sites on a line, ``"mincut"`` when N >= :data:`MINCUT_MIN_N` and
+        every pair cost is convex in the distance -- one minimum cut,
+        :mod:`~mmot_models.algorithms.pricing_mincut` -- and ``"ordered"`` for N >= 4 -- sorted-site
+        branch and bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered`; else
+        ``"bnb"``).
         Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.
         ``"heuristic"`` never certifies (upper bound only, except for a final exact check when
         ``certify``).
