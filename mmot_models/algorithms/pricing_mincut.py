@@ -18,7 +18,8 @@ nodes ``v_{a,1..l-1}`` (``x_a >= p`` iff ``v_{a,p}`` is on the source side), and
 differences ``\\Delta(p, q) = h(p,q) - h(p-1,q) - h(p,q-1) + h(p-1,q-1) <= 0``
 
 .. math:: h(i, j) = h(i, 0) + h(0, j) - h(0, 0) - \\sum_{p \\le i} R(p)
-          + \\sum_{p, q} |\\Delta(p, q)|\\,[x_a \\ge p][x_b < q],\\qquad R(p) = \\sum_q |\\Delta(p, q)|,
+          + \\sum_{p, q} |\\Delta(p, q)|\\,\\mathbf{1}(x_a \\ge p)\\,\\mathbf{1}(x_b < q),\\qquad
+          R(p) = \\sum_q |\\Delta(p, q)|,
 
 so pair ``(a, b)`` becomes edges ``v_{a,p} -> v_{b,q}`` of capacity ``|Delta(p, q)|`` plus unary terms;
 orderings and chain monotonicity are infinite edges.  The graph does not depend on the duals: it is
