@@ -59,6 +59,21 @@ _CAP = 2 ** 29
 _INF = 2 ** 30
 
 
+def _sum4(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``a + b + c + d`` by compensated summation (Ogita-Rump-Oishi Sum2, TwoSum cascade).
+
+    Error ``<= EPS |exact| + gamma_3^2 (|a| + |b| + |c| + |d|)``: the mixed second differences of a
+    smooth matrix are tiny against its entries, so plain summation would lose them.
+    """
+    s, err = a, np.zeros_like(a)
+    for y in (b, c, d):
+        t = s + y
+        z = t - s
+        err = err + ((s - (t - z)) + (y - z))
+        s = t
+    return s + err
+
+
 def _hull_eval(inter: np.ndarray, slopes: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``max_k inter_k + slopes_k d`` (the hull lines, slopes increasing), evaluated per entry.
 
@@ -117,7 +132,7 @@ class MinCutPricer:
         self._cumR: dict[int, np.ndarray] = {}
         worst = 0.0
         scale = 0.0
-        pos_excess = 0.0
+        pair_err = 0.0
         line_mag = 0.0
         for g in classes:
             sel = gapi >= g
@@ -132,15 +147,21 @@ class MinCutPricer:
                 worst = max(worst, float(np.max(cf - env)))
                 scale = max(scale, float(np.max(np.abs(cf))))
             line_mag = max(line_mag, float(np.max(np.abs(inter) + np.abs(slopes) * (abs(D).max()))))
-            delta = h[1:, 1:] - h[:-1, 1:] - h[1:, :-1] + h[:-1, :-1]
+            delta = _sum4(h[1:, 1:], -h[:-1, 1:], -h[1:, :-1], h[:-1, :-1])
             W = np.maximum(-delta, 0.0)
             npairs = (N - g) if distinct else N * (N - 1) // 2
-            pos_excess += npairs * float(np.maximum(delta, 0.0).sum())
+            # The graph represents h'(i,j) = h(i,0) + h(0,j) - h(0,0) - sum_{p<=i,q<=j} W(p,q) (exactly, for the
+            # float W and exact row sums).  Against the float h: dropped positive differences only lower h'
+            # (safe); the compensated differences' error and the row sums' rounding can raise it by at most
+            # EPS sum|delta| + gamma_3^2 * 4 sum|h| + gamma_2l sum W per pair.
+            habs = float(np.abs(h).sum())
+            pair_err += npairs * 1.01 * (EPS * float(np.abs(delta).sum()) + gamma(3) ** 2 * 4.0 * habs
+                                         + gamma(2 * l + 2) * float(W.sum()))
             self._h[g] = h
             self._W[g] = W
             self._cumR[g] = np.concatenate([[0.0], np.cumsum(W.sum(axis=1))])
         self.exact_relaxation = bool(worst <= 1e-12 * max(1.0, scale))
-        self._pos_excess = pos_excess
+        self._pair_err = pair_err
         self._line_mag = line_mag
         self._built = False
         self.n_edges = 0
@@ -280,9 +301,14 @@ class MinCutPricer:
         umax = float(np.max(np.abs(us), initial=0.0))
         hmax = max(float(np.max(np.abs(h))) for h in self._h.values())
         rmax = max(float(np.max(cr)) for cr in self._cumR.values())
-        # a-priori rounding charge: graph data (capacities, unaries, constant) and hull-line evaluation
-        err = (gamma(2 * l + 4 * N + 16) * (float(cap[~self._inf].sum()) + N * umax + N * N * (hmax + rmax) + abs(const_total))
-               + N * N * 4 * EPS * self._line_mag + self._pos_excess)
+        # a-priori rounding charge of the relation "cut(x) + const_total = relaxed cost of x":
+        # pair edges (see __init__), the N chain capacities a labelling cuts (unary sums of 2N terms, shift),
+        # the constant, and the hull lines' validity (intercept and evaluation, per pair)
+        shift_abs = float(np.abs(shift).sum())
+        err = (self._pair_err
+               + N * gamma(2 * N + 8) * (umax + N * (hmax + rmax) + float(np.abs(shift).max()))
+               + gamma(N * N + N + 4) * (N * N * hmax + shift_abs + abs(const_total))
+               + N * N * 5 * EPS * self._line_mag)
         # candidate labellings: support columns (sorted), else the leftmost labelling
         inv = np.empty(l, dtype=np.int64)
         inv[self.perm] = np.arange(l)
