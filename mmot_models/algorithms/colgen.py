@@ -210,12 +210,12 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     # issue 15: on a line, one minimum cut prices exactly when every pair cost is convex in the distance
     # (Coulomb); otherwise its bound (convex minorants) backs up the ordered branch and bound
     mincut = None
-    if exact_kind in ("ordered", "mincut"):
+    if exact_kind == "mincut" or (exact_kind == "ordered" and pricing == "auto" and N >= MINCUT_MIN_N):
         try:
             mincut = MinCutPricer(C, problem.marginals[0].points[:, 0], N, distinct)
         except (MemoryError, ValueError) as exc:
             if exact_kind == "mincut":
-                raise MMOTInputError(f"pricing='mincut' cannot build its graph: {exc}") from None
+                raise MMOTInputError(f"pricing='mincut' cannot build its graph: {exc}; use pricing='ordered'") from None
         if pricing == "auto" and mincut is not None and mincut.exact_relaxation and N >= MINCUT_MIN_N:
             exact_kind = "mincut"
         elif exact_kind != "mincut" and mincut is not None and not mincut.exact_relaxation:

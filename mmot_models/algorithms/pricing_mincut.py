@@ -49,10 +49,12 @@ from ..certificate import EPS, gamma
 from .pricing import PricingResult
 from .pricing_ordered import lower_hull_lines
 
-__all__ = ["MinCutPricer", "MINCUT_MAX_EDGES"]
+__all__ = ["MinCutPricer", "MINCUT_MAX_EDGES", "MINCUT_MAX_TABLE_BYTES"]
 
 #: Refuse to build a graph with more pair edges than this (memory ~ 40 bytes per edge).
 MINCUT_MAX_EDGES = 30_000_000
+#: Refuse the per-gap-class ``l x l`` tables (minorant, second differences) above this many bytes.
+MINCUT_MAX_TABLE_BYTES = 2 * 2 ** 30
 #: Largest finite integer capacity of a level (and bound on its flow value).
 _CAP = 2 ** 29
 #: "Infinite" integer capacity (orderings, chain monotonicity); ``_INF + _CAP < 2**31``.
@@ -113,6 +115,10 @@ class MinCutPricer:
     def __init__(self, C: np.ndarray, x: np.ndarray, N: int, distinct: bool) -> None:
         x = np.asarray(x, dtype=float).reshape(-1)
         l, N = x.size, int(N)
+        n_classes = (N - 1) if distinct else 1
+        if 3 * n_classes * l * l * 8 > MINCUT_MAX_TABLE_BYTES:
+            raise MemoryError(f"minimum-cut tables for N={N} on {l} sites would take "
+                              f"{3 * n_classes * l * l * 8 / 2**30:.1f} GiB")
         self.l, self.N, self.distinct = l, N, bool(distinct)
         self.perm = np.argsort(x, kind="stable")
         self.x = xs = x[self.perm]
