@@ -263,7 +263,7 @@ class MinCutPricer:
     # ------------------------------------------------------------------ energy helpers
     def unaries(self, us: np.ndarray) -> np.ndarray:
         """``U[a, i]``: unary term of position ``a`` at label ``i`` (sorted order), pair terms folded in."""
-        N, l = self.N, self.l
+        N = self.N
         U = np.tile(-us, (N, 1))
         for a in range(N):
             for b in range(a + 1, N):
