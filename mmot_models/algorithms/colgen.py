@@ -22,9 +22,11 @@ is exactly feasible in any dimension and site order, so the master is feasible f
 
 Pricing (:mod:`mmot_models.algorithms.pricing`): a heuristic local search over multisets proposes
 negative columns cheaply; an exact pricer certifies -- chunked enumeration for small counts and
-N-ary costs, for pair costs on a line the sorted-site branch and bound with chain-DP bounds
-(:mod:`mmot_models.algorithms.pricing_ordered`), otherwise the generic branch and bound (both with a
-node budget, returning a valid lower bound on ``r*`` when the budget is exhausted).
+N-ary costs; for pair costs on a line one minimum cut when the cost is convex in the distance
+(Coulomb) and N >= 8 (:mod:`mmot_models.algorithms.pricing_mincut`: exact, polynomial), else the
+sorted-site branch and bound with chain-DP bounds (:mod:`mmot_models.algorithms.pricing_ordered`);
+otherwise the generic branch and bound (both branch and bounds with a node budget, returning a
+valid lower bound on ``r*`` when the budget is exhausted).
 """
 from __future__ import annotations
 
@@ -46,10 +48,11 @@ from ..problem import MMOTProblem
 from ..solution import Bound, Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
+from .pricing_mincut import MinCutPricer
 from .pricing_ordered import OrderedPricer
 from .symmetric import EXPAND_OPTION
 
-__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "COLGEN_OPTIONS"]
+__all__ = ["solve_colgen", "initial_columns", "DEFAULT_TOL", "ENUMERATE_PRICING_MAX", "MINCUT_MIN_N", "COLGEN_OPTIONS"]
 
 #: Default relative gap ``(U - L) / |U|`` at which the run is certified optimal.
 DEFAULT_TOL = 1e-9
@@ -57,6 +60,9 @@ DEFAULT_TOL = 1e-9
 ENUMERATE_PRICING_MAX = 3_000_000
 #: Largest multiset count priced by enumeration for N-ary costs (no branch and bound for them).
 NARY_ENUMERATE_MAX = 200_000_000
+#: ``pricing="auto"`` prices by one minimum cut from this N on (1D, costs convex in the distance); below it
+#: the ordered branch and bound is faster and its bound carries no a-priori rounding charge of the graph.
+MINCUT_MIN_N = 8
 #: Escalation cap of the branch-and-bound budget when pricing stalls without an exact bound.
 MAX_NODE_BUDGET = 1e12
 #: Bytes per entry of the ``K x N`` initial tuple arrays (``K <= N l + 2``): positions, ranks, indices,
@@ -80,9 +86,10 @@ def _colgen_schema() -> OptionSchema:
         Option("columns_per_round", "int", None, "most negative columns added per round (default max(2 l, 100))",
                low=1),
         Option("pricing", "choice", "auto", "exact pricer: enumeration, branch and bound ('bnb'; 'ordered': "
-               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), or 'heuristic' "
-               "(local search; certifies only through a final exact check when certify)",
-               choices=("auto", "enumerate", "bnb", "ordered", "heuristic")),
+               "sorted-site branch and bound with chain-DP bounds, 1D pair costs), 'mincut' (1D pair costs: one "
+               "minimum cut, exact for costs convex in the distance such as Coulomb, else a lower bound), or "
+               "'heuristic' (local search; certifies only through a final exact check when certify)",
+               choices=("auto", "enumerate", "bnb", "ordered", "mincut", "heuristic")),
         Option("exact_every", "int", None, "with the heuristic pricer, run the exact pricer every this many "
                "rounds (default 1 for N <= 6, else 10)", low=1),
         Option("node_budget", "float", None, "branch-and-bound budget (node x site evaluations) per exact "
@@ -143,10 +150,13 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         Round limit.
     columns_per_round : int, optional
         Most negative columns added per round (default ``max(2 l, 100)``).
-    pricing : {"auto", "enumerate", "bnb", "ordered", "heuristic"}
+    pricing : {"auto", "enumerate", "bnb", "ordered", "mincut", "heuristic"}
         Exact pricer (``auto``: enumeration up to :data:`ENUMERATE_PRICING_MAX` multisets or for
-        N-ary costs, otherwise ``"ordered"`` for sites on a line and N >= 4 -- sorted-site branch and
-        bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered` -- else ``"bnb"``).
+        N-ary costs; otherwise, for sites on a line, ``"mincut"`` when N >= :data:`MINCUT_MIN_N` and
+        every pair cost is convex in the distance -- one minimum cut,
+        :mod:`~mmot_models.algorithms.pricing_mincut` -- and ``"ordered"`` for N >= 4 -- sorted-site
+        branch and bound with chain-DP bounds, :mod:`~mmot_models.algorithms.pricing_ordered`; else
+        ``"bnb"``).
         Exact pricers prune at ``-tol/4 * max(1, |U|)``: the bound ``min(r*, -slack)`` certifies.
         ``"heuristic"`` never certifies (upper bound only, except for a final exact check when
         ``certify``).
@@ -174,8 +184,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     """
     if backend != "highs":
         raise MMOTInputError(f"column generation runs on the 'highs' backend (warm starts), not {backend!r}")
-    if pricing not in ("auto", "enumerate", "bnb", "ordered", "heuristic"):
-        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered or heuristic")
+    if pricing not in ("auto", "enumerate", "bnb", "ordered", "mincut", "heuristic"):
+        raise MMOTInputError(f"unknown pricing {pricing!r}; choose auto, enumerate, bnb, ordered, mincut or heuristic")
     if not (tol > 0):
         raise MMOTInputError(f"tol must be positive, got {tol}")
     require_symmetric(problem)
@@ -190,13 +200,28 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     C = problem.pair_matrix(0, 0) if problem.is_pair_cost else None
     M_total = multiset_count(l, N, distinct)
     _check_colgen_fits(l, N, memory_limit_bytes)
-    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered") else (
+    exact_kind = pricing if pricing in ("enumerate", "bnb", "ordered", "mincut") else (
         "enumerate" if (C is None or M_total <= ENUMERATE_PRICING_MAX) else
         ("ordered" if problem.dim == 1 and N >= 4 else "bnb"))
-    if exact_kind in ("bnb", "ordered") and C is None:
-        raise MMOTInputError("branch-and-bound pricing needs a pair cost; use pricing='enumerate' for N-ary costs")
-    if exact_kind == "ordered" and problem.dim != 1:
-        raise MMOTInputError(f"pricing='ordered' needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    if exact_kind in ("bnb", "ordered", "mincut") and C is None:
+        raise MMOTInputError(f"pricing={exact_kind!r} needs a pair cost; use pricing='enumerate' for N-ary costs")
+    if exact_kind in ("ordered", "mincut") and problem.dim != 1:
+        raise MMOTInputError(f"pricing={exact_kind!r} needs sites on a line (d=1, got d={problem.dim}); use 'bnb'")
+    # issue 15: on a line, one minimum cut prices exactly when every pair cost is convex in the distance
+    # (Coulomb); otherwise its bound (convex minorants) backs up the ordered branch and bound
+    mincut = None
+    if exact_kind == "mincut" or (exact_kind == "ordered" and pricing == "auto" and N >= MINCUT_MIN_N):
+        try:
+            mincut = MinCutPricer(C, problem.marginals[0].points[:, 0], N, distinct)
+        except (MemoryError, ValueError) as exc:
+            if exact_kind == "mincut":
+                raise MMOTInputError(f"pricing='mincut' cannot build its graph: {exc}; use pricing='ordered'") from None
+        if pricing == "auto" and mincut is not None and mincut.exact_relaxation and N >= MINCUT_MIN_N:
+            exact_kind = "mincut"
+        elif exact_kind != "mincut" and mincut is not None and not mincut.exact_relaxation:
+            # measured (soft Coulomb, N = 30): the convex minorant loses ~0.5 per close pair, far below the QP
+            # bound, and each cut costs seconds -- no backup bound then
+            mincut = None
     # issue 15: sorted-site branch and bound with chain-DP bounds (hulls built once, reused every round)
     ordered = OrderedPricer(C, problem.marginals[0].points[:, 0], N, distinct) if exact_kind == "ordered" else None
     if C is None and M_total > NARY_ENUMERATE_MAX:
@@ -204,7 +229,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             f"N-ary costs are priced by enumerating all {format_count(M_total)} multisets every round (limit "
             f"{NARY_ENUMERATE_MAX:.0e}); use fewer sites or electrons, or express the cost as a pair cost")
     use_heuristic = C is not None and (pricing == "heuristic" or (
-        pricing == "auto" and exact_kind in ("bnb", "ordered")))
+        pricing == "auto" and exact_kind in ("bnb", "ordered", "mincut")))
     k_add = int(columns_per_round or max(2 * l, 100))
     every = int(exact_every) if exact_every else (1 if N <= 6 else 10)
     budget = float(node_budget) if node_budget is not None else (
@@ -281,6 +306,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 slack = 0.25 * tol * max(1.0, abs(upper))
                 if exact_kind == "enumerate":
                     ex = price_enumerate(problem, u, k_add, C=C, deadline=deadline)
+                elif exact_kind == "mincut":
+                    ex = mincut.price(u, C=C, support=ms[x > 1e-14], deadline=deadline)
                 else:
                     if ordered is not None:
                         ex = ordered.price(u, n_best=k_add, incumbent=-slack, node_budget=budget, deadline=deadline,
@@ -288,10 +315,15 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                     else:
                         ex = price_bnb(B, N, distinct, n_best=k_add, node_budget=budget, incumbent=-slack,
                                        deadline=deadline)
-                    if not ex.exact:  # budget exhausted: also try the convex relaxation bound
+                    if not ex.exact:  # budget exhausted: also try the convex relaxation bounds
                         qp = price_qp_bound(C, u, N, distinct, deadline=deadline)
                         if qp.lower > ex.lower:
                             ex = PricingResult(qp.lower, False, ex.multisets, ex.rcs, ex.nodes, ex.method + "+qp")
+                        if mincut is not None:
+                            mc = mincut.price(u, C=C, support=ms[x > 1e-14], deadline=deadline)
+                            if mc.lower > ex.lower:
+                                ex = PricingResult(mc.lower, False, ex.multisets, ex.rcs, ex.nodes,
+                                                   ex.method + "+mincut")
                 pricer = (pricer + "+" if pricer else "") + ex.method
                 certified_exact = certified_exact and ex.exact
                 lower_round = shifted_lower_bound(dual_val, ex.lower, _pricing_error(problem, u, ex.lower), mass,
@@ -329,7 +361,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
                 status, message = Status.OPTIMAL, f"certified: relative gap {rel:.3g} <= tol {tol:g}"
                 break
             if new_ms.shape[0] == 0:
-                if run_exact and not ex.exact and budget < MAX_NODE_BUDGET:
+                if run_exact and not ex.exact and exact_kind != "mincut" and budget < MAX_NODE_BUDGET:
                     # stalled: nothing improving found, bound not exact -> search harder next round
                     budget *= 10.0
                     effort = min(effort * 4, 16)
