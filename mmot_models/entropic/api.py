@@ -358,9 +358,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     skipped: list[str] = []
     ub = math.inf
     if upper_bound:
+        t_ub = time.perf_counter()
         ub, rinfo = rounded_upper_bound(engine, problem, mus, v, max_entries=lower_bound_max_entries,
                                         deadline=deadline)
         info.update(rinfo)
+        info["rounding_seconds"] = time.perf_counter() - t_ub
         if "time limit" in str(rinfo.get("rounding_note", "")):
             skipped.append("upper bound")
     lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor, deadline=deadline)
