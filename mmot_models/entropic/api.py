@@ -14,9 +14,10 @@ What the :class:`Solution` carries
 * ``value`` -- the transport cost :math:`\langle c, \gamma_\varepsilon\rangle` of the computed
   (untruncated) plan, ``bound = ESTIMATE`` (it is neither above nor below the LP optimum in general:
   the plan's marginals are only within ``tol``).
-* ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_upper_bound`):
-  a certified upper bound on the discrete optimum (``inf`` if unavailable: every rounding tried
-  meets the Coulomb diagonal, or the result failed the plan check below).
+* ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_plan`: scaled
+  down, mixed, deficits coupled by a quantile coupling, rounding errors charged): a certified upper
+  bound on the discrete optimum (``inf`` if unavailable: every coupling tried meets the Coulomb
+  diagonal, the time limit came first, or the result failed the plan check below).
 * ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
   (:func:`.plan.ctransform_lower_bound`), certified.  When ``prod l_i`` exceeds
   ``lower_bound_max_entries`` it is computed by pruned search instead for three 1D marginals with a

@@ -340,6 +340,8 @@ def quantile_coupling(d: Sequence[np.ndarray], orders: Sequence[np.ndarray],
     """
     N = len(d)
     masses = [float(np.sum(x)) for x in d]
+    if not all(m > 0 and math.isfinite(m) for m in masses):
+        raise ValueError(f"quantile_coupling needs positive finite masses, got {masses}")
     mass = float(np.mean(masses))
     cums = []
     for i in range(N):
@@ -361,6 +363,8 @@ def _best_coupling(problem: MMOTProblem, d: Sequence[np.ndarray], deadline: floa
     the coordinate order, then cyclic shifts along random orders: ``(cost, idx, w, name)``."""
     N = len(d)
     best: tuple = (math.inf, None, None, "")
+    if not all(float(np.sum(x)) > 0 for x in d):   # a deficit at the rounding level only: mix first
+        return best
     cyclic, como = [k / N for k in range(N)], [0.0] * N
     for n, (oname, orders) in enumerate(_site_orders(problem, random_orders)):
         if n > 0 and math.isfinite(best[0]):
