@@ -3,11 +3,12 @@
 Each case runs in a fresh subprocess (its own peak RSS), first with this checkout, then with the
 package as it is at ``--baseline`` (a git ref, extracted with ``git archive`` into a temporary
 directory), with the same time limit, one at a time.  Results go to docs/benchmarks.md between
-``<!-- BEGIN colgen-scale -->`` and ``<!-- END colgen-scale -->``.
+``<!-- BEGIN colgen-scale -->`` and ``<!-- END colgen-scale -->`` (the entropic rows between
+``<!-- BEGIN colgen-scale-entropic -->`` and its END marker; each section is written only when it ran).
 
     nice -n 10 python benchmarks/bench_colgen_scale.py --baseline <ref>          # all targets
     nice -n 10 python benchmarks/bench_colgen_scale.py --only u5,u6 --no-write    # a subset
-    nice -n 10 python benchmarks/bench_colgen_scale.py --entropic 4096,16384      # entropic bracket rows
+    nice -n 10 python benchmarks/bench_colgen_scale.py --only '' --entropic 4096,16384,65536   # entropic rows only
 """
 from __future__ import annotations
 
@@ -83,6 +84,9 @@ t = time.perf_counter() - t0
 lbi = s.info.get("lower_bound_search", {})
 print(json.dumps({"l": l, "time_s": t, "lower": s.lower_bound, "upper": s.upper_bound, "reference": ref,
                   "lb_s": lbi.get("seconds"), "lb_nodes": lbi.get("nodes"), "complete": lbi.get("complete"),
+                  "status": s.status.value, "value": s.value, "ub_s": s.info.get("rounding_seconds"),
+                  "delta": s.info.get("rounding_deficit_mass"), "theta": s.info.get("rounding_mix", 0.0),
+                  "coupling": s.info.get("rounding_coupling"), "ub_note": s.info.get("rounding_note"),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 '''
 
@@ -154,26 +158,36 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r.get('rounds', '-')} | {r.get('cols', '-')} | {_fmt(r, 'pricing_s', '.1f')} | "
                      f"{_fmt(r, 'peak_mb', '.0f')} | {b.get('status', '-')} | {_fmt(b, 'rel_gap', '.1e')} | "
                      f"{_fmt(b, 'time_s', '.1f')} | {ratio} |")
+    cases = [c for c in args.only.split(",") if c]
     ent = [int(v) for v in args.entropic.split(",") if v]
+    elines: list[str] = []
     if ent:
-        lines += ["", "### Entropic N = 3, uniform on [0, 1] (l midpoints), Coulomb: certified bracket", "",
+        elines = ["## Entropic N = 3, uniform on [0, 1] (l midpoints), Coulomb: certified bracket (issue 15)", "",
+                  f"Machine: {machine()}  ", f"Command: `{command()}`", "",
                   "Multiscale Newton (eps = 40 h^2, tol 1e-5, as in the entropic-n3 section); the lower bound is "
                   "the c-transform bound computed by pruned search (`entropic/lower_bound.py`, the default when l^3 "
-                  "exceeds `lower_bound_max_entries` = 2e8), the upper bound the cost of the plan rounded to exact marginals. "
-                  "*reference* is the cost of the cyclic co-motion plan (feasible, not part of the bracket).", "",
-                  "| l | lower | upper | rel. width | reference | solve + bounds (s) | lower-bound search (s) | "
-                  "search nodes | peak MB |", "|---|---|---|---|---|---|---|---|---|"]
+                  "exceeds `lower_bound_max_entries` = 2e8), the upper bound the certified cost of the entropic plan "
+                  "rounded to exact marginals (`entropic/plan.py`, `rounded_plan`: scaled down, mixed with weight "
+                  "theta, deficits coupled by a quantile coupling). *rel. width* is (upper - lower) / reference; "
+                  "*reference* is the cost of the cyclic co-motion plan (feasible, a cross-check, not part of the "
+                  "bracket). Every l is a fresh process; *peak MB* is its peak RSS.", "",
+                  "| l | lower | upper | rel. width | reference | deficit mass delta | theta | status | "
+                  "solve + bounds (s) | lower-bound search (s) | upper bound (s) | search nodes | peak MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for l in ent:
             r = _child(_ENTROPIC_CHILD, [str(l)], str(ROOT), 7200)
             print("entropic", r, flush=True)
             width = (r["upper"] - r["lower"]) / abs(r["reference"]) if "upper" in r else None
-            lines.append(f"| {l} | {_fmt(r, 'lower', '.10f')} | {_fmt(r, 'upper', '.10f')} | "
-                         f"{'-' if width is None else format(width, '.1e')} | {_fmt(r, 'reference', '.10f')} | "
-                         f"{_fmt(r, 'time_s', '.0f')} | {_fmt(r, 'lb_s', '.0f')} | {_fmt(r, 'lb_nodes', '.3g')} | "
-                         f"{_fmt(r, 'peak_mb', '.0f')} |")
-    if not args.no_write:
+            elines.append(f"| {l} | {_fmt(r, 'lower', '.10f')} | {_fmt(r, 'upper', '.10f')} | "
+                          f"{'-' if width is None else format(width, '.1e')} | {_fmt(r, 'reference', '.10f')} | "
+                          f"{_fmt(r, 'delta', '.1e')} | {_fmt(r, 'theta', '.1e')} | {r.get('status', '-')} | "
+                          f"{_fmt(r, 'time_s', '.0f')} | {_fmt(r, 'lb_s', '.1f')} | {_fmt(r, 'ub_s', '.1f')} | "
+                          f"{_fmt(r, 'lb_nodes', '.3g')} | {_fmt(r, 'peak_mb', '.0f')} |")
+    if not args.no_write and cases:
         write_section("colgen-scale", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    if not args.no_write and elines:
+        write_section("colgen-scale-entropic", "\n".join(elines) + "\n")
+    print("\n".join(lines + [""] + elines))
     return 0
 
 

@@ -14,9 +14,10 @@ What the :class:`Solution` carries
 * ``value`` -- the transport cost :math:`\langle c, \gamma_\varepsilon\rangle` of the computed
   (untruncated) plan, ``bound = ESTIMATE`` (it is neither above nor below the LP optimum in general:
   the plan's marginals are only within ``tol``).
-* ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_upper_bound`):
-  a certified upper bound on the discrete optimum (``inf`` if unavailable: every rounding tried
-  meets the Coulomb diagonal, or the result failed the plan check below).
+* ``upper_bound`` -- cost of the plan rounded to exact marginals (:func:`.plan.rounded_plan`: scaled
+  down, mixed, deficits coupled by a quantile coupling, rounding errors charged): a certified upper
+  bound on the discrete optimum (``inf`` if unavailable: every coupling tried meets the Coulomb
+  diagonal, the time limit came first, or the result failed the plan check below).
 * ``lower_bound`` -- the dual value of the potentials with the last one c-transformed
   (:func:`.plan.ctransform_lower_bound`), certified.  When ``prod l_i`` exceeds
   ``lower_bound_max_entries`` it is computed by pruned search instead for three 1D marginals with a
@@ -358,9 +359,11 @@ def solve_entropic(problem: MMOTProblem, backend: str = "highs", *, eps: float |
     skipped: list[str] = []
     ub = math.inf
     if upper_bound:
+        t_ub = time.perf_counter()
         ub, rinfo = rounded_upper_bound(engine, problem, mus, v, max_entries=lower_bound_max_entries,
                                         deadline=deadline)
         info.update(rinfo)
+        info["rounding_seconds"] = time.perf_counter() - t_ub
         if "time limit" in str(rinfo.get("rounding_note", "")):
             skipped.append("upper bound")
     lb = ctransform_lower_bound(problem, rec.u, lower_bound_max_entries, cost_tensor=cost_tensor, deadline=deadline)
