@@ -268,7 +268,7 @@ def test_two_formulations_agree(small):
 
 # ------------------------------------------------------------------ one place assembles a Solution
 #: Modules allowed to call ``Solution(...)`` directly (to be converted; load_solution restores a file).
-ASSEMBLY_EXCEPTIONS = {"solution.py", "studies/results.py", "physics/atoms.py", "algorithms/moments.py"}
+ASSEMBLY_EXCEPTIONS = {"solution.py", "studies/results.py"}
 
 
 def test_every_solution_is_assembled_in_one_place():

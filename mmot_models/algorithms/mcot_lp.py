@@ -17,7 +17,7 @@ from ..formulations.multisets import multiset_count, multisets
 from ..formulations.standard_lp import StandardLP
 from ..moment_functions import Hats1D, MCOTProblem, config_cost
 from ..problem import Marginal, MMOTProblem
-from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status, marginal_errors
+from ..solution import GAP_ZERO_FLOOR, Bound, Solution, assemble_solution, Status, marginal_errors
 from .lp import solve_standard_lp
 
 __all__ = ["candidate_sites", "candidate_count", "mcot_lp", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID",
@@ -268,7 +268,7 @@ def _lp_solution(P: MCOTProblem, source: MMOTProblem | None, form: MomentLP, lp:
     # LOWER only with a certificate towards OT (discrete marginals covered by the candidates, or the
     # 1D hat grid correction); otherwise V_S is MCOT restricted to the candidates: no direction
     bound = Bound.LOWER if math.isfinite(lower) else Bound.ESTIMATE
-    return Solution(value=value, status=status, method="mcot", backend=res.backend, lower_bound=lower,
+    return assemble_solution(termination=status, value=value, method="mcot", backend=res.backend, lower_bound=lower,
                     upper_bound=math.inf, bound=bound, plan_indices=plan_idx, plan_weights=plan_w,
                     primal_value=value, dual_value=out.get("dual_value", math.nan), marginal_error=merr,
                     wall_time_s=time.perf_counter() - t0, solver_time_s=res.solver_time_s, iterations=res.iterations,

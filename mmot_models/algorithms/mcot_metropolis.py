@@ -14,7 +14,7 @@ from ..errors import MMOTInputError
 from ..formulations.moments import ATOM_TOL
 from ..formulations.standard_lp import StandardLP
 from ..moment_functions import Cells, MCOTProblem
-from ..solution import GAP_ZERO_FLOOR, Bound, Solution, Status
+from ..solution import GAP_ZERO_FLOOR, Bound, Solution, assemble_solution, Status
 from .lp import solve_standard_lp
 from .mcot_lp import CERT_REL_TOL
 
@@ -143,6 +143,6 @@ def mcot_metropolis(problem: MCOTProblem, backend: str = "highs", *, n_cells_sta
         status = Status.CONVERGED
     else:
         status = Status.ITERATION_LIMIT if step >= n_steps else Status.TIME_LIMIT
-    return Solution(value=best, status=status, method="mcot",
+    return assemble_solution(problem=None, termination=status, value=best, method="mcot",
                     backend=backend, bound=Bound.ESTIMATE, primal_value=best, wall_time_s=time.perf_counter() - t0,
                     iterations=step, message="lowest cells-MCOT cost met by Metropolis-Hastings", info=info)

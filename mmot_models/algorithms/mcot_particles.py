@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import MMOTInputError
 from ..formulations.moments import MomentLP
 from ..moment_functions import MCOTProblem
-from ..solution import Bound, Solution, Status
+from ..solution import Bound, Solution, assemble_solution, Status
 from .mcot_colgen import _boxes, mcot_colgen
 
 __all__ = ["mcot_particles", "PenalisedObjective"]
@@ -153,6 +153,6 @@ def mcot_particles(problem: MCOTProblem, backend: str = "highs", *, n_particles:
                        f"penalised particle cost {cost_val:.6g}")
         else:
             message += f"; polishing stopped: {pol.status.value} ({pol.message})"
-    return Solution(value=value, status=status, method="mcot", backend="scipy" if not polish else backend,
+    return assemble_solution(problem=None, termination=status, value=value, method="mcot", backend="scipy" if not polish else backend,
                     bound=Bound.ESTIMATE, primal_value=value, wall_time_s=time.perf_counter() - t0,
                     iterations=int(opt.nit), message=message, info=info)

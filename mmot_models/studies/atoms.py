@@ -38,7 +38,7 @@ from ..physics.atoms import (DEFAULT_POINTS, _atom_label, _density, _published, 
                              variance_bound)
 from ..physics.densities import RadialDensity
 from ..physics.radial import effective_radial_cost, radial_grid, radial_pair_cost, sce_value_n2, sgs_value
-from ..solution import Bound, Solution, Status
+from ..solution import Bound, Solution, assemble_solution, Status
 
 __all__ = ["sce_energy", "LP_METHODS", "AUTO_LP_MAX_N"]
 
@@ -56,7 +56,7 @@ def _comotion_solution(density: RadialDensity, label: str, t0: float, **cost_opt
         v_coarse = sce_value_n2(density, n_panels=100)
         err = max(abs(v - v_coarse), 1e-12)
         # the quadrature error is estimated (two panel counts), not bounded: no certified bracket
-        return Solution(value=v, status=Status.CONVERGED, method="radial_comotion", backend="quadrature",
+        return assemble_solution(problem=None, termination=Status.CONVERGED, value=v, method="radial_comotion", backend="quadrature",
                         bound=Bound.ESTIMATE, wall_time_s=time.perf_counter() - t0,
                         message="continuum N=2 value of the exact radial co-motion map by quadrature (an "
                                 "estimate: info['quadrature_error'] is the difference to a coarser rule, not a bound)",
@@ -67,7 +67,7 @@ def _comotion_solution(density: RadialDensity, label: str, t0: float, **cost_opt
     # The SGS co-motion plan is feasible, so its *exact* cost bounds V_ee^SCE from above; ``v`` is that
     # cost by quadrature, without an error bound (N=4 Bohr: 9.6e-7 below the published value), so it is
     # an estimate, not a certified upper bound.
-    return Solution(value=v, status=Status.CONVERGED, method="radial_sgs", backend="quadrature",
+    return assemble_solution(problem=None, termination=Status.CONVERGED, value=v, method="radial_sgs", backend="quadrature",
                     lower_bound=lower, bound=Bound.ESTIMATE, wall_time_s=time.perf_counter() - t0,
                     message="continuum SGS co-motion plan by quadrature: an estimate of an upper bound of "
                             "V_ee^SCE (no quadrature error bound; angular minima: best of several starts and "
