@@ -193,6 +193,17 @@ def _finish(child: subprocess.Popen) -> str:
     return err
 
 
+def _has_nonempty_temporary(d):
+    """A non-empty temporary exists in ``d`` (a file may vanish between listing and stat: renamed)."""
+    for p in d.iterdir():
+        try:
+            if p.name.endswith(TEMP_SUFFIX) and p.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def test_sigterm_during_write_leaves_no_temporary(tmp_path, problem):
     """Regression: SIGTERM in the middle of a write left truncated tmp*.json files.
 
@@ -212,7 +223,7 @@ def test_sigterm_during_write_leaves_no_temporary(tmp_path, problem):
         while pending:
             for d, child in list(pending.items()):
                 assert child.poll() is None, child.stderr.read()
-                if any(p.name.endswith(TEMP_SUFFIX) and p.stat().st_size > 0 for p in d.iterdir()):
+                if _has_nonempty_temporary(d):
                     child.send_signal(signal.SIGTERM)
                     del pending[d]
             assert time.monotonic() < deadline, "a child never reached the middle of its write"
