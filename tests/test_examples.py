@@ -21,6 +21,8 @@ QUICK_ARGS: dict[str, list[str]] = {
     "entropic_n3_multiscale": [".", "--l", "256"],
     "dissociation": [".", "--distances", "2,8", "--no-progress"],
     "sweep_study": ["--serial", "--sizes", "3"],
+    "comotion_1d": ["--points", "20"],
+    "k_hierarchy": ["--k-max", "4"],
 }
 
 

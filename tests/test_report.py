@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 
 from mmot_models import MMOTInputError, MMOTProblem, gaussian, line, save_problem, solve
@@ -119,18 +118,3 @@ def test_cli_solve_krep_and_sdp(problem, tmp_path, capsys):
     assert main(["solve", str(f), "--method", "meanfield", "--json"]) == 3
     d3 = json.loads(capsys.readouterr().out)
     assert d3["bound"] == "upper" and d3["status"] == "no_bound" and d3["value"] is None
-
-
-def test_example_k_hierarchy_runs(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "kh.png"
-    r = subprocess.run([sys.executable, str(root / "examples" / "k_hierarchy.py"), "--out", str(out), "--k-max", "4"],
-                       cwd=root, capture_output=True, text=True, timeout=120,
-                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
-    assert r.returncode == 0, r.stderr
-    assert out.exists() and out.stat().st_size > 1000
-    assert "mean field per pair" in r.stdout

@@ -43,7 +43,6 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from ..certificate import EPS, gamma
 from .pricing import PricingResult
@@ -335,6 +334,8 @@ class MinCutPricer:
         flow_terms = 0
         n = self.n_nodes
         target = rel_target * max(1.0, abs(best_E))
+        from scipy.sparse.csgraph import breadth_first_order, maximum_flow  # lazy: ~70 ms at import
+
         levels = 0
         for lev in range(max_levels):
             remaining = (best_E - const_total) - flow_lb

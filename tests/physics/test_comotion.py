@@ -1,8 +1,6 @@
-"""Co-motion maps read off the LP plan vs the 1D closed form; the example script runs."""
+"""Co-motion maps read off the LP plan vs the 1D closed form."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ MEDIAN_DEV_H = 1.0
 #: 90% quantile (the wrap-around jump of f_k may sit one branch off at a few sites).
 Q90_DEV_H = 1.5
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name,N", [("uniform", 2), ("uniform", 3), ("gaussian", 3), ("gaussian", 4)])
@@ -56,13 +53,3 @@ def test_comotion_needs_multiset_plan_and_1d():
     sol = solve(mm.MMOTProblem.symmetric(mm.uniform([0.0, 1.0, 2.0]), 2, "soft_coulomb"), method="primal")
     with pytest.raises(MMOTInputError, match="multiset plan"):
         comotion_from_solution(sol)
-
-
-def test_example_runs(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("comotion_example", ROOT / "examples" / "comotion_1d.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = tmp_path / "cm.png"
-    assert mod.main(["--out", str(out), "--points", "20"]) == 0
-    assert out.exists() and (tmp_path / "cm_potential.png").exists()
-    assert "gaussian" in capsys.readouterr().out
