@@ -29,9 +29,11 @@ from mmot_models.plotting import plot_comotion_1d, plot_pair_density  # noqa: E4
 CASES = {2: (100, [0.256, 0.128, 0.064, 0.032, 0.016, 0.008]), 3: (45, [0.32, 0.16, 0.08, 0.04, 0.02])}
 
 
-def main(out_dir: Path) -> None:
+def main(out_dir: Path, eps_steps: int | None = None) -> None:
+    """Run both cases; ``eps_steps`` keeps only the first (largest) eps values of each (a quick run)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for N, (l, eps_list) in CASES.items():
+        eps_list = eps_list[:eps_steps] if eps_steps else eps_list
         marg = mm.uniform(mm.line(0.0, 1.0, l, midpoints=True))
         p = mm.MMOTProblem.symmetric(marg, N, "coulomb", name=f"uniform-N{N}")
         exact = mm.solve(p, method="symmetric")
@@ -68,4 +70,11 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out_dir", nargs="?", default=".", help="directory for the PNGs (default: cwd)")
+    ap.add_argument("--eps-steps", type=int, default=None,
+                    help="only the first (largest) eps values of each case (default: all)")
+    args = ap.parse_args()
+    main(Path(args.out_dir), args.eps_steps)

@@ -17,8 +17,9 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 #: Smaller sizes for the default run, through each script's documented command-line flags.
 QUICK_ARGS: dict[str, list[str]] = {
-    "atoms": [".", "--points-he", "40", "--points-li", "18", "--points-be", "8"],
-    "entropic_n3_multiscale": [".", "--l", "256"],
+    "atoms": [".", "--points-he", "40", "--atoms", "He"],
+    "entropic_n3_multiscale": [".", "--l", "128"],
+    "entropic_1d_validation": [".", "--eps-steps", "2"],
     "dissociation": [".", "--distances", "2,8", "--no-progress"],
     "sweep_study": ["--serial", "--sizes", "3"],
     "comotion_1d": ["--points", "20"],

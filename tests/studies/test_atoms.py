@@ -175,6 +175,7 @@ def test_cli_atom_text_bohr_three_electrons(capsys):
 
 
 # ------------------------------------------------------------------------------------------ slow
+@pytest.mark.slow
 def test_neon_sgs_upper_bound_near_published_value():
     """Ne (N=10): SGS plan with the shipped HF density (32 starts + continuation sweeps, ~8 s)."""
     v = sgs_value(load_atomic_density("Ne"))
