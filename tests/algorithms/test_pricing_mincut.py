@@ -5,7 +5,6 @@ minimum, the enumerated symmetric LP (method="symmetric") for the optimum.
 """
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 import pytest
@@ -15,20 +14,14 @@ from mmot_models.algorithms.pricing_mincut import MinCutPricer
 from mmot_models.costs import Coulomb, SoftCoulomb
 from mmot_models.solve import solve
 
+from .test_pricing_exact import _brute_min as _brute  # enumeration reference, shared
+
 #: Agreement of the min-cut bound with the enumerated minimum when the relaxation is exact.
 MINCUT_TOL = 1e-8
 #: Round-off allowed in "bound <= enumerated minimum" and "lower <= LP optimum <= upper".
 ORDER_TOL = 1e-9
 #: Agreement of colgen's certified value with the enumerated symmetric LP.
 VALUE_TOL = 1e-8
-
-
-def _brute(C: np.ndarray, u: np.ndarray, N: int, distinct: bool) -> float:
-    l = C.shape[0]
-    it = itertools.combinations(range(l), N) if distinct else itertools.combinations_with_replacement(range(l), N)
-    ms = np.array(list(it), dtype=np.int64)
-    a, b = np.triu_indices(N, k=1)
-    return float((C[ms[:, a], ms[:, b]].sum(axis=1) - u[ms].sum(axis=1)).min())
 
 
 @pytest.mark.parametrize("cost,N,grid", [(c, N, g) for c in (Coulomb(), SoftCoulomb(0.3), SoftCoulomb(0.05))
