@@ -35,6 +35,16 @@ def _brute_min(C: np.ndarray, u: np.ndarray, N: int, distinct: bool) -> float:
     return float((C[ms[:, a], ms[:, b]].sum(axis=1) - u[ms].sum(axis=1)).min())
 
 
+def _random_line_problem(seed: int, N: int, l: int, cost) -> mm.MMOTProblem:
+    """Symmetric problem on ``l`` random sorted sites of [0, 1], random weights capped below 1/N."""
+    rng = np.random.default_rng(seed)
+    pts = np.sort(rng.uniform(0, 1, size=l))
+    w = rng.uniform(0.3, 1.0, size=l)
+    for _ in range(50):
+        w = np.minimum(w / w.sum(), 0.9 / N)
+    return mm.MMOTProblem.symmetric(mm.Marginal(pts, w, normalize=True), N, cost)
+
+
 def _instance(rng, l, N, d, cost):
     pts = rng.uniform(-2.0, 2.0, size=(l, d))
     C = cost.matrix(pts)
@@ -89,12 +99,7 @@ def test_lower_hull_lines_support_every_point():
 def test_colgen_ordered_bracket_contains_enumerated_optimum(cost, N, l):
     """colgen with the ordered pricer: certified, value = enumerated LP, every round's certified lower
     bound <= the LP optimum <= upper bound."""
-    rng = np.random.default_rng(900 + N * l)
-    pts = np.sort(rng.uniform(0, 1, size=l))
-    w = rng.uniform(0.3, 1.0, size=l)
-    for _ in range(50):
-        w = np.minimum(w / w.sum(), 0.9 / N)
-    prob = mm.MMOTProblem.symmetric(mm.Marginal(pts, w, normalize=True), N, cost)
+    prob = _random_line_problem(900 + N * l, N, l, cost)
     ref = solve(prob, method="symmetric")
     assert ref.status == mm.Status.OPTIMAL
     sol = solve(prob, method="colgen", pricing="ordered", columns_per_round=5)

@@ -15,6 +15,7 @@ from mmot_models.costs import Coulomb, SoftCoulomb
 from mmot_models.solve import solve
 
 from .test_pricing_exact import _brute_min as _brute  # enumeration reference, shared
+from .test_pricing_exact import _random_line_problem
 
 #: Agreement of the min-cut bound with the enumerated minimum when the relaxation is exact.
 MINCUT_TOL = 1e-8
@@ -70,12 +71,7 @@ def test_mincut_relaxation_flags_nonconvex_cost():
 def test_colgen_mincut_bracket_contains_enumerated_optimum(cost, N, l):
     """colgen with pricing='mincut': certified, value = enumerated LP, every round's certified lower bound
     <= the LP optimum <= upper bound, both bounds recorded per round."""
-    rng = np.random.default_rng(300 + N * l)
-    pts = np.sort(rng.uniform(0, 1, size=l))
-    w = rng.uniform(0.3, 1.0, size=l)
-    for _ in range(50):
-        w = np.minimum(w / w.sum(), 0.9 / N)
-    prob = mm.MMOTProblem.symmetric(mm.Marginal(pts, w, normalize=True), N, cost)
+    prob = _random_line_problem(300 + N * l, N, l, cost)
     ref = solve(prob, method="symmetric")
     assert ref.status == mm.Status.OPTIMAL
     sol = solve(prob, method="colgen", pricing="mincut", columns_per_round=5)
