@@ -32,10 +32,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Status", "Bound", "Termination", "Verdict", "Diagnostics", "Solution", "assemble_solution",
            "unfinished_value", "marginal_errors", "symmetrize_plan", "aggregate_plan", "certify_status",
-           "GAP_ZERO_FLOOR", "certify_plan", "PLAN_RESIDUAL_FACTOR", "CERT_REL_TOL", "FEASIBLE_RESIDUAL_TOL"]
+           "GAP_ZERO_FLOOR", "certify_plan", "PLAN_RESIDUAL_FACTOR", "CERT_REL_TOL", "ZERO_FLOOR_REL", "FEASIBLE_RESIDUAL_TOL"]
 
 #: Relative gap below which a bracket counts as closed (default of :func:`assemble_solution`).
 CERT_REL_TOL = 1e-7
+#: Absolute gap floor of an LP certificate, relative to the largest |cost|: ``64 u`` (u = 2**-53), the
+#: rounding level of the cost data (only matters for optima within it of 0; see :func:`certify_status`).
+ZERO_FLOOR_REL = 64 * 2.0 ** -53
 #: Marginal residual (max norm) above which an unfinished run's plan is no feasible plan: its upper
 #: bound is dropped by :func:`assemble_solution`.
 FEASIBLE_RESIDUAL_TOL = 1e-9

@@ -35,7 +35,6 @@ import time
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..certificate import EPS, exact_dot, gamma, pair_cost_error, plan_mass, shifted_lower_bound
 from ..errors import MMOTInputError, ProblemTooLargeError
@@ -45,7 +44,7 @@ from ..formulations.symmetric import (multiset_costs, multiset_distinct, plan_fi
                                       safe_min_reduced_cost)
 from ..options import Option, OptionSchema, common_options, declares
 from ..problem import MMOTProblem
-from ..solution import Bound, Solution, Status
+from ..solution import Solution, Status
 from .pricing import (PricingResult, price_bnb, price_enumerate, price_local_search, price_qp_bound,
                       reduced_cost_matrix)
 from .pricing_mincut import MinCutPricer

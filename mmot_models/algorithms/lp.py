@@ -13,22 +13,13 @@ from ..errors import MMOTInputError
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..problem import MMOTProblem
 from ..formulations.contract import Formulation
-from ..solution import CERT_REL_TOL, FEASIBLE_RESIDUAL_TOL, Solution, Termination, assemble_solution, unfinished_value
+from ..solution import CERT_REL_TOL, ZERO_FLOOR_REL, FEASIBLE_RESIDUAL_TOL, Solution, Termination, assemble_solution, unfinished_value
 
 __all__ = ["LPFormulation", "run_lp", "solve_standard_lp", "unfinished_value", "BACKENDS", "CERT_REL_TOL"]
 
 BACKENDS = ("highs", "pyomo")
-#: Absolute gap floor, relative to the largest |cost|: ``64 u`` (u = 2**-53), the rounding level of the
-#: cost data (only matters for optima within it of 0; see :func:`~mmot_models.solution.certify_status`).
-ZERO_FLOOR_REL = 64 * 2.0 ** -53
 #: Marginal residual below which an interrupted solver's plan still counts as feasible.
 MARGINAL_TOL = FEASIBLE_RESIDUAL_TOL
-
-
-def _cost_scale(lp: StandardLP) -> float:
-    c = lp.c[np.isfinite(lp.c)]
-    fin = np.concatenate([c, lp.row_upper[np.isfinite(lp.row_upper)]]) if lp.name.endswith("dual") else c
-    return float(np.max(np.abs(fin), initial=0.0))
 
 
 #: The formulation contract (:class:`mmot_models.formulations.contract.Formulation`); old name kept.
@@ -98,6 +89,6 @@ def run_lp(problem: MMOTProblem, formulation: Formulation, *, backend: str = "hi
     merr = inv.marginal_error
     return assemble_solution(
         problem=problem, method=method or formulation.name, backend=res.backend, **inv.assemble_kwargs(),
-        rel_tol=CERT_REL_TOL, abs_floor=ZERO_FLOOR_REL * _cost_scale(lp),
+        rel_tol=CERT_REL_TOL, abs_floor=ZERO_FLOOR_REL * lp.cost_scale,
         iterate_residual=None if merr is None else float(np.max(merr)), residual_tol=MARGINAL_TOL,
         message=message, t0=t0, solver_time_s=res.solver_time_s, iterations=res.iterations, log=res.log, info=info)

@@ -17,7 +17,7 @@ from ..formulations.multisets import multiset_count, multisets
 from ..formulations.standard_lp import StandardLP
 from ..moment_functions import Hats1D, MCOTProblem, config_cost
 from ..problem import Marginal, MMOTProblem
-from ..solution import GAP_ZERO_FLOOR, Bound, Solution, assemble_solution, Status, marginal_errors
+from ..solution import CERT_REL_TOL, GAP_ZERO_FLOOR, Bound, Solution, Status, assemble_solution, marginal_errors
 from .lp import solve_standard_lp
 
 __all__ = ["candidate_sites", "candidate_count", "mcot_lp", "CERT_REL_TOL", "DEFAULT_REFINE", "DEFAULT_GRID",
@@ -25,7 +25,6 @@ __all__ = ["candidate_sites", "candidate_count", "mcot_lp", "CERT_REL_TOL", "DEF
 
 
 #: Relative LP gap (primal vs certified dual) below which the LP answer counts as optimal.
-CERT_REL_TOL = 1e-7
 #: Sub-intervals of each mesh interval in the default candidate grid of a density.
 DEFAULT_REFINE = 4
 #: Candidate points per axis when the family has no breakpoints (monomials, callables).

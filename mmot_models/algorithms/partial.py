@@ -80,7 +80,7 @@ def relaxed_cost(rho_weights: np.ndarray, points: np.ndarray, N: int, cost: Any 
         message = f"solver stopped: {res.message}"
     return assemble_solution(
         problem=None, method=form.name, backend=res.backend, **inv.assemble_kwargs(), rel_tol=CERT_REL_TOL,
-        abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)),
+        abs_floor=ZERO_FLOOR_REL * lp.cost_scale,
         iterate_residual=info.get("constraint_residual", math.inf), message=message, t0=t0,
         solver_time_s=res.solver_time_s, iterations=res.iterations, log=res.log, info=info)
 

@@ -300,7 +300,7 @@ def solve_krep(problem: MMOTProblem, backend: str = "highs", *, k: int | None = 
         problem=problem, method=method, backend=res.backend, termination=res.status, value=value,
         lower_bound=lower, upper_bound=upper,
         bound=direction, certify_bracket=vk_bracket, rel_tol=CERT_REL_TOL, what="V_k",
-        abs_floor=ZERO_FLOOR_REL * float(np.max(np.abs(lp.c), initial=0.0)), plan_indices=plan_idx,
+        abs_floor=ZERO_FLOOR_REL * lp.cost_scale, plan_indices=plan_idx,
         plan_weights=plan_w, potentials=pots, primal_value=inv["primal"], dual_value=vk_lower, marginal_error=merr,
         t0=t0, solver_time_s=res.solver_time_s, iterations=res.iterations, message=message, log=res.log,
         info=info)

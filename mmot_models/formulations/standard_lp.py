@@ -140,6 +140,15 @@ class StandardLP:
         return int(self.A.shape[1])
 
     @property
+    def cost_scale(self) -> float:
+        """Largest finite ``|c_j|`` (for a dual LP also the largest finite row upper bound, its costs):
+        the scale of the gap floor ``64 u max|c|`` of :func:`~mmot_models.solution.certify_status`."""
+        c = self.c[np.isfinite(self.c)]
+        if self.name.endswith("dual"):
+            c = np.concatenate([c, self.row_upper[np.isfinite(self.row_upper)]])
+        return float(np.max(np.abs(c), initial=0.0))
+
+    @property
     def n_rows(self) -> int:
         return int(self.A.shape[0])
 

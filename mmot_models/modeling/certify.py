@@ -28,7 +28,9 @@ product, and the products' and the sum's rounding is charged.
 Upper bound: ``c^T x + c_0`` of the returned plan only when it satisfies every row and column bound
 to :data:`FEAS_REL_TOL` relative to the row's scale ``1 + |r| + (|A| |x|)_i``; otherwise ``inf``,
 and the message names the violated block and row.  :func:`certify` puts both together; a status
-is ``optimal`` only when the bracket closes to :data:`CERT_REL_TOL` relative to ``max(1, |value|)``.
+is ``optimal`` only when the bracket closes by the package's one rule
+(:func:`~mmot_models.solution.certify_status`: :data:`CERT_REL_TOL` relative to ``|value|``, with the
+rounding level of the costs as the only absolute floor).
 """
 from __future__ import annotations
 
@@ -39,13 +41,12 @@ from typing import Callable
 import numpy as np
 
 from ..certificate import dual_lower_bound
+from ..solution import CERT_REL_TOL
 from ..formulations.standard_lp import StandardLP
 
 __all__ = ["CERT_REL_TOL", "FEAS_REL_TOL", "Certificate", "safe_lower_bound", "plan_violation",
            "implied_column_upper", "certify"]
 
-#: Relative gap below which a bracket counts as closed (status ``optimal``).
-CERT_REL_TOL = 1e-7
 #: Row / bound violation, relative to the row's scale, below which a plan counts as feasible.
 FEAS_REL_TOL = 1e-9
 

@@ -29,7 +29,7 @@ from ..errors import MMOTInputError
 from ..formulations.standard_lp import LPResult, StandardLP
 from ..formulations.symmetric import plan_fields
 from ..problem import MMOTProblem
-from ..solution import Solution, Status, marginal_errors
+from ..solution import ZERO_FLOOR_REL, Solution, Status, marginal_errors
 from ..solution import assemble_solution as _assemble
 from .blocks import Block, RowBlock, UserRows
 from .certify import CERT_REL_TOL, certify
@@ -495,9 +495,8 @@ def assemble_solution(model: Model, lp: StandardLP, res: LPResult, *, t0: float,
                               if info_.rows.stop <= y.size}
         extra["dual_value"] = lower
     extra.update(info or {})
-    # the closing rule here is relative to max(1, |value|): rel_tol with an absolute floor of rel_tol
     return _assemble(problem=prob, method=f"model/{model.formulation}", backend=res.backend,
                      termination=res.status, value=value, lower_bound=lower, upper_bound=upper,
-                     rel_tol=CERT_REL_TOL, abs_floor=CERT_REL_TOL, what="the certified bracket",
+                     rel_tol=CERT_REL_TOL, abs_floor=ZERO_FLOOR_REL * lp.cost_scale, what="the certified bracket",
                      primal_value=cert.primal_value, dual_value=lower, t0=t0, solver_time_s=res.solver_time_s,
                      iterations=res.iterations, message=message, log=res.log, info=extra, **fields)
