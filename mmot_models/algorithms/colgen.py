@@ -12,7 +12,10 @@ multisets (or a valid lower bound on it), ``u + min(r*, 0)/N`` is dual feasible,
 
 .. math::  L = N\\langle u, \\mu\\rangle + \\min(r^*, 0) \\le \\text{OPT} \\le U
 
-(plans have mass 1).  Each round records ``U``, ``L`` (when an exact pricer or a certified bound
+(plans have mass 1).  For a positive semidefinite pair matrix (soft Coulomb and other smooth
+kernels) the Jensen bound of :func:`~mmot_models.physics.reference.psd_lower_bound` (Hartree energy
+minus self-interaction, with its own dual potential) is the starting value of the best lower bound.
+Each round records ``U``, ``L`` (when an exact pricer or a certified bound
 ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * |U|``
 (status ``OPTIMAL``), or on the time or round limit (status ``TIME_LIMIT``/``ITERATION_LIMIT``,
 ``bound=UPPER``, with the best certified lower bound).
@@ -248,6 +251,12 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     session = HighsSession(_master_lp(problem, ms, cost), threads=threads, verbose=False, options=opts)
     history: list[dict[str, Any]] = []
     best_lower, best_u = -math.inf, None
+    # a positive semidefinite pair matrix (soft Coulomb) gives the Jensen bound (Hartree minus self-interaction)
+    # with an explicit dual potential: a floor under the pricing bounds when exact pricing is out of reach
+    from ..physics.reference import psd_lower_bound
+    psd = psd_lower_bound(problem) if C is not None else None
+    if psd is not None:
+        best_lower, best_u = psd.value, psd.potential
     status, message = Status.ITERATION_LIMIT, "round limit reached"
     x = u = None
     last_res = None
@@ -393,7 +402,8 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     info: dict[str, Any] = {"history": history, "rounds": len(history), "n_cols": int(ms.shape[0]),
                             "n_rows": l, "multisets_total": M_total, "exact_pricer": exact_kind,
                             "heuristic_pricer": bool(use_heuristic), "tol": tol,
-                            "pricing_always_exact": bool(certified_exact), "final_node_budget": budget}
+                            "pricing_always_exact": bool(certified_exact), "final_node_budget": budget,
+                            "psd_lower_bound": psd.value if psd is not None else None}
     if x is not None:
         n = x.shape[0]  # columns added after the last master solve carry no weight
         fields = plan_fields(problem, ms[:n], x, cost[:n], expand)

@@ -393,16 +393,26 @@ def solve_sdp(problem: MMOTProblem, backend: str = "cvxpy", *, solver: str = "CL
 def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
     """Mean-field (product plan) value ``sum_{i<j} <mu_i, C mu_j>``: an upper bound.
 
-    The product plan is feasible, so the value is a certified upper bound; it is ``+inf`` under a cost
+    The product plan is feasible, so the value is a certified upper bound.  For equal marginals and a
+    positive semidefinite pair matrix (soft Coulomb, Gaussian kernels) the same mean field also bounds
+    from below: ``lower_bound`` is the Jensen bound of
+    :func:`~mmot_models.physics.reference.psd_lower_bound` (Hartree minus self-interaction), whose dual
+    potential is returned in ``potentials``.  The value is ``+inf`` under a cost
     with an infinite diagonal on a grid (the product plan puts mass on coincident sites).  That is
     no bound: the status is then :attr:`Status.NO_BOUND` (not ok; exit code 3 in the CLI) and
     ``info["offdiagonal_mean_field"]`` gives the finite part ``sum_{i<j} sum_{a != b}`` (no bound).
     """
-    from ..physics.reference import mean_field_value
+    from ..physics.reference import mean_field_value, psd_lower_bound
 
     t0 = time.perf_counter()
     value = mean_field_value(problem)
     info: dict[str, Any] = {}
+    psd = psd_lower_bound(problem)
+    extra: dict[str, Any] = {}
+    if psd is not None:
+        extra = {"lower_bound": psd.value, "dual_value": psd.value,
+                 "potentials": tuple([psd.potential] * problem.n_marginals)}
+        info.update(psd_lambda_min=psd.lambda_min, psd_shift=psd.shift)
     message = ""
     if not math.isfinite(value):
         # +inf is no upper bound at all: assemble_solution reports it as NO_BOUND, never with an ok status
@@ -413,7 +423,7 @@ def solve_meanfield(problem: MMOTProblem, backend: str = "highs") -> Solution:
         info["per_pair"] = value / math.comb(problem.n_marginals, 2)
     return assemble_solution(problem=problem, method="meanfield", backend="closed-form",
                              termination=Termination.CLOSED_FORM, value=value, upper_bound=value, bound=Bound.UPPER,
-                             primal_value=value, t0=t0, message=message, info=info)
+                             primal_value=value, t0=t0, message=message, info=info, **extra)
 
 
 @declares(VARIANCE_OPTIONS)
