@@ -135,11 +135,19 @@ def check_weights(weights: np.ndarray | Sequence, n_points: int) -> np.ndarray:
     return w
 
 
+#: weights whose float sum is within ``NORMALIZED_ULPS * l`` units of roundoff of 1 count as normalised
+NORMALIZED_ULPS = 4
+
+
 def _validate_weights(weights: np.ndarray | Sequence, n_points: int, normalize: bool) -> np.ndarray:
     w = check_weights(weights, n_points)
     total = float(w.sum())
     if total <= 0:
         raise MMOTInputError("weights sum to zero; a marginal needs positive total mass")
+    if abs(total - 1.0) <= NORMALIZED_ULPS * w.size * 2.0 ** -53:
+        # already normalised up to the rounding of its sum: kept bit for bit, so that normalising is
+        # idempotent (a saved and reloaded problem keeps its hash)
+        return w
     if normalize or abs(total - 1.0) <= MASS_TOL:
         return w / total
     raise MMOTInputError(
