@@ -197,7 +197,7 @@ def mcot_lp(problem: MCOTProblem, backend: str = "highs", *, candidates: Any = N
         solver_options = dict(DEFAULT_HIGHS_OPTIONS)
     res = solve_standard_lp(lp, backend, time_limit=time_limit, threads=threads, verbose=verbose,
                             pyomo_solver=pyomo_solver, solver_options=solver_options)
-    out = form.invert(lp, res)
+    out = form.read(lp, res)
     delta = _discretisation_correction(P, sites) if source is None else None
     return _lp_solution(P, source, form, lp, res, out, sites, idx, delta, t0, t_build, "lp")
 

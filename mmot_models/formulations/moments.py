@@ -23,7 +23,7 @@ duals of that family instead of the mass dual (same bound, since the family sums
 
 Optional *slack* columns (``slack_penalty = M``) make any candidate set feasible (a big-M
 phase 1 for column generation); a solution using them is infeasible for MCOT and
-:meth:`MomentLP.invert` reports the slack mass.
+:meth:`MomentLP.read` reports the slack mass.
 
 Certificates (computed here): primal value and moment residual of the weights; dual value
 :math:`\sum_r y_r b_r` and the largest violation ``v`` of :math:`c(z_k) - A_k^T y \ge 0` over the
@@ -204,7 +204,7 @@ class MomentLP:
         per = sum(f.dim + 1 for f in self.problem.families) + 2
         return LPSize(n_cols, self.n_rows, n_cols * per)
 
-    # ------------------------------------------------------------------ build / invert
+    # ------------------------------------------------------------------ build / read
     def build(self, costs: np.ndarray, A: sp.csc_matrix, *, configs: np.ndarray | None = None,
               indices: np.ndarray | None = None, slack_penalty: float | None = None,
               memory_limit_bytes: int | None = None) -> StandardLP:
@@ -248,8 +248,10 @@ class MomentLP:
                        min_reduced_cost=float(red.min(initial=0.0)))
         return out
 
-    def invert(self, lp: StandardLP, res: LPResult) -> dict[str, Any]:
-        """Map the backend answer to atoms and certificates (see the module docstring)."""
+    def read(self, lp: StandardLP, res: LPResult) -> dict[str, Any]:
+        """Map the backend answer to atoms and certificates (see the module docstring); named ``read`` like
+        :meth:`~mmot_models.formulations.contract.LPFormulationBase.read` (``invert`` is the contract's
+        ``(result, inverse data)`` call)."""
         k = lp.meta["n_candidates"]
         out: dict[str, Any] = {"status": res.status, "bound": Bound.LOWER}
         c, A = lp.c[:k], lp.A[:, :k]
