@@ -181,7 +181,7 @@ def save_certificate(name: str, problem: MMOTProblem, sol: Any, path: str | Path
     pots = np.stack([np.asarray(q, dtype=float) for q in sol.potentials])
     keep = sol.plan_weights > 0
     idx = sol.plan_indices[keep]
-    # the hash of the problem exactly as load_certificate rebuilds it (Marginal may renormalise by an ulp)
+    # the hash of the problem exactly as load_certificate rebuilds it
     reloaded = MMOTProblem.symmetric(Marginal(problem.marginals[0].points, problem.marginals[0].weights),
                                      problem.n_marginals, problem.cost.to_dict(), name=name)
     meta = {"n_marginals": problem.n_marginals, "cost": problem.cost.to_dict(), "method": sol.method,
