@@ -12,9 +12,10 @@ multisets (or a valid lower bound on it), ``u + min(r*, 0)/N`` is dual feasible,
 
 .. math::  L = N\\langle u, \\mu\\rangle + \\min(r^*, 0) \\le \\text{OPT} \\le U
 
-(plans have mass 1).  For a positive semidefinite pair matrix (soft Coulomb and other smooth
-kernels) the Jensen bound of :func:`~mmot_models.physics.reference.psd_lower_bound` (Hartree energy
-minus self-interaction, with its own dual potential) is the starting value of the best lower bound.
+(plans have mass 1).  A run that ends without a certificate takes, for a positive semidefinite pair
+matrix (soft Coulomb and other smooth kernels), the Jensen bound of
+:func:`~mmot_models.physics.reference.psd_lower_bound` (Hartree energy minus self-interaction, with
+its own dual potential) as the final lower bound when it is the larger (``info["psd_lower_bound"]``).
 Each round records ``U``, ``L`` (when an exact pricer or a certified bound
 ran) and the gap in ``sol.info["history"]``; the run stops when ``U - L <= tol * |U|``
 (status ``OPTIMAL``), or on the time or round limit (status ``TIME_LIMIT``/``ITERATION_LIMIT``,
@@ -251,12 +252,6 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
     session = HighsSession(_master_lp(problem, ms, cost), threads=threads, verbose=False, options=opts)
     history: list[dict[str, Any]] = []
     best_lower, best_u = -math.inf, None
-    # a positive semidefinite pair matrix (soft Coulomb) gives the Jensen bound (Hartree minus self-interaction)
-    # with an explicit dual potential: a floor under the pricing bounds when exact pricing is out of reach
-    from ..physics.reference import psd_lower_bound
-    psd = psd_lower_bound(problem) if C is not None else None
-    if psd is not None:
-        best_lower, best_u = psd.value, psd.potential
     status, message = Status.ITERATION_LIMIT, "round limit reached"
     x = u = None
     last_res = None
@@ -397,6 +392,15 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
             bar.close()
         session.close()
 
+    psd = None
+    if status != Status.OPTIMAL and C is not None:
+        # not certified by pricing: a positive semidefinite pair matrix (soft Coulomb) gives the Jensen bound
+        # (Hartree minus self-interaction) with an explicit dual potential, a floor under the pricing bounds
+        # (one O(l^3) eigenvalue computation, so only for runs that end open)
+        from ..physics.reference import psd_lower_bound
+        psd = psd_lower_bound(problem)
+        if psd is not None and psd.value > best_lower:
+            best_lower, best_u = psd.value, psd.potential
     wall = time.perf_counter() - t0
     fields: dict[str, Any] = {}
     info: dict[str, Any] = {"history": history, "rounds": len(history), "n_cols": int(ms.shape[0]),

@@ -158,7 +158,7 @@ class PsdBound(NamedTuple):
 
 
 def psd_lower_bound(problem: MMOTProblem) -> PsdBound | None:
-    """Jensen lower bound for a positive semidefinite pair cost (soft Coulomb, Gaussian, Yukawa kernels).
+    """Jensen lower bound for a positive semidefinite pair cost (soft Coulomb, Gaussian kernels).
 
     With occupation numbers ``n = sum_k e_{x_k}`` the cost of a tuple is
     ``1/2 n^T C n - 1/2 sum_k C_{x_k x_k}``.  If ``C + delta I`` is positive semidefinite, Jensen's
@@ -171,7 +171,7 @@ def psd_lower_bound(problem: MMOTProblem) -> PsdBound | None:
 
     the Hartree energy minus the self-interaction.  The same number is the dual value of the explicit
     potential ``u = N C mu - 1/2 diag C - (N mu^T C mu / 2 + delta N)``, which is dual feasible:
-    ``c(x) - sum_k u(x_k) = 1/2 (n - N mu)^T C (n - N mu) + delta N^2 - ... >= 0``.  The gap to the
+    ``c(x) - sum_k u(x_k) = 1/2 (n - N mu)^T (C + delta I) (n - N mu) + delta (N^2 - |n - N mu|^2 / 2) >= 0``.  The gap to the
     optimum is the expected long-range fluctuation ``E[1/2 (n - N mu)^T C (n - N mu)]`` of the optimal
     plan: small for smooth kernels whose range exceeds the electron spacing.
 
