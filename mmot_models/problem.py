@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .certificate import EPS
 from .costs import NaryCost, PairCost, cost_from_spec, is_radial, tuple_distances
 from .errors import InfeasibleProblemError, MMOTInputError
 
@@ -144,7 +145,7 @@ def _validate_weights(weights: np.ndarray | Sequence, n_points: int, normalize: 
     total = float(w.sum())
     if total <= 0:
         raise MMOTInputError("weights sum to zero; a marginal needs positive total mass")
-    if abs(total - 1.0) <= NORMALIZED_ULPS * w.size * 2.0 ** -53:
+    if abs(total - 1.0) <= NORMALIZED_ULPS * w.size * EPS:
         # already normalised up to the rounding of its sum: kept bit for bit, so that normalising is
         # idempotent (a saved and reloaded problem keeps its hash)
         return w

@@ -398,7 +398,7 @@ def solve_colgen(problem: MMOTProblem, backend: str = "highs", *, tol: float = D
         # (Hartree minus self-interaction) with an explicit dual potential, a floor under the pricing bounds
         # (one O(l^3) eigenvalue computation, so only for runs that end open)
         from ..physics.reference import psd_lower_bound
-        psd = psd_lower_bound(problem)
+        psd = psd_lower_bound(problem, C)
         if psd is not None and psd.value > best_lower:
             best_lower, best_u = psd.value, psd.potential
     wall = time.perf_counter() - t0

@@ -157,7 +157,7 @@ class PsdBound(NamedTuple):
     shift: float
 
 
-def psd_lower_bound(problem: MMOTProblem) -> PsdBound | None:
+def psd_lower_bound(problem: MMOTProblem, C: np.ndarray | None = None) -> PsdBound | None:
     """Jensen lower bound for a positive semidefinite pair cost (soft Coulomb, Gaussian kernels).
 
     With occupation numbers ``n = sum_k e_{x_k}`` the cost of a tuple is
@@ -176,19 +176,22 @@ def psd_lower_bound(problem: MMOTProblem) -> PsdBound | None:
     plan: small for smooth kernels whose range exceeds the electron spacing.
 
     ``delta = max(0, -lambda_min) + 4 l u ||C||_F`` (LAPACK's eigenvalues are exact for a matrix within
-    ``p(l) u ||C||``); the rounding error of the quadratic form is charged with ``gamma_{l+3}``.
+    ``p(l) u ||C||``).  Each entry of the computed ``u`` is lowered by a bound on its rounding error
+    (``gamma_{l+3}`` on the terms that make it), and ``value`` is ``N <u, mu>`` correctly rounded, then
+    rounded down: the bound is exactly the dual value of the returned potential.  ``C`` is the pair
+    matrix if the caller has it already.
 
     Returns ``None`` when the bound does not apply: unequal marginals, no pair cost, an infinite pair
     cost on the grid (Coulomb), or more than :data:`PSD_BOUND_MAX_SITES` sites.
     """
-    from ..certificate import EPS, gamma
+    from ..certificate import EPS, exact_dot, gamma, round_down
 
     if not (problem.is_symmetric and problem.is_pair_cost):
         return None
     l, N = problem.sizes[0], problem.n_marginals
     if l > PSD_BOUND_MAX_SITES:
         return None
-    C = np.asarray(problem.pair_matrix(0, 0), dtype=float)
+    C = np.asarray(problem.pair_matrix(0, 0) if C is None else C, dtype=float)
     if not np.all(np.isfinite(C)):
         return None
     C = 0.5 * (C + C.T)
@@ -198,10 +201,12 @@ def psd_lower_bound(problem: MMOTProblem) -> PsdBound | None:
     Cmu = C @ mu
     diag = np.diag(C).copy()
     quad = float(mu @ Cmu)
-    value = 0.5 * N * N * quad - 0.5 * N * float(diag @ mu) - delta * N * N
-    err = 1.01 * gamma(l + 3) * (0.5 * N * N * float(mu @ np.abs(C) @ mu) + 0.5 * N * float(np.abs(diag) @ mu))
-    value -= err + 4 * EPS * abs(value)
-    u = N * Cmu - 0.5 * diag - (0.5 * N * quad + delta * N) - (err + 4 * EPS * abs(value)) / N
+    absC_mu = np.abs(C) @ mu
+    u = N * Cmu - 0.5 * diag - (0.5 * N * quad + delta * N)
+    # rounding of N C mu, diag/2, the constant (its quadratic form) and the sums above, entry by entry
+    u -= 1.01 * gamma(l + 3) * (N * absC_mu + 0.5 * np.abs(diag) + 0.5 * N * float(mu @ absC_mu) + delta * N) \
+        + 4 * EPS * np.abs(u)
+    value = round_down(N * exact_dot(u, mu))
     return PsdBound(value, u, lam, delta)
 
 
